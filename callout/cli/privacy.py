@@ -1,0 +1,94 @@
+"""The `privacy` commands: re-encrypt under a new data_key, and run the purge now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from callout import housekeeping, privacy
+from callout.cli import Context, cli, fail, pass_context
+from callout.crypto import InvalidKey, Vault, check_key
+from callout.db import transaction
+from callout.env import make_env
+
+
+@cli.group("privacy")
+def privacy_group() -> None:
+    """Manage the encryption key and the erasure of contact details."""
+
+
+def _key(value: str, option: str) -> str:
+    """Return value if it is a Fernet key; else fail naming the option."""
+    try:
+        check_key(value)
+    except InvalidKey:
+        fail(f"{option} is not a data key (32 url-safe base64-encoded bytes); `callout keygen` prints one")
+    return value
+
+
+@privacy_group.command("rekey")
+@click.option(
+    "--new-key",
+    envvar="CALLOUT_NEW_DATA_KEY",
+    required=True,
+    help="The new data_key (or env CALLOUT_NEW_DATA_KEY, which keeps it out of the shell history).",
+)
+@click.option(
+    "--old-key",
+    "old_keys",
+    multiple=True,
+    help="A former key some values may still be under (repeatable).",
+)
+@pass_context
+def rekey(ctx: Context, new_key: str, old_keys: tuple[str, ...]) -> None:
+    """Re-encrypt every stored contact detail under a new data_key. Stop Callout first."""
+    current = ctx.config.privacy.data_key
+    if not current:
+        fail("no [privacy] data_key (nor CALLOUT_DATA_KEY) is configured: nothing is under a lasting key")
+    new_key = _key(new_key, "--new-key")
+    old_keys = tuple(_key(key, "--old-key") for key in old_keys)
+    if new_key == current:
+        fail("--new-key is the key in use; `callout keygen` prints a new one")
+    with transaction(ctx.sessions()) as session:
+        try:
+            count = privacy.rekey(session, Vault(current, *old_keys), Vault(new_key))
+        except privacy.RekeyError as exc:
+            fail(str(exc))
+    click.echo(f"re-encrypted {count} stored value(s) under the new key.")
+    click.echo("Now set the new key, start Callout, and destroy the old key. In the config file:")
+    click.echo("[privacy]")
+    click.echo(f'data_key = "{new_key}"')
+    click.echo("(or CALLOUT_DATA_KEY in the environment, if that is where the key comes from)")
+
+
+@privacy_group.command("purge")
+@pass_context
+def purge(ctx: Context) -> None:
+    """Erase now the contact details whose time has come, and delete their records at the provider."""
+    config = ctx.config
+    env = make_env(config)
+    sessions = ctx.sessions()
+    now = datetime.now(UTC)
+    with transaction(sessions) as session:
+        privacy.forget_provider_ids(session, env, now)
+        purged = housekeeping.purge(session, env, now)
+    if purged:
+        privacy.scrub_sqlite(sessions.kw["bind"])
+    click.echo(f"erased the contact details of {purged} request(s).")
+    if not config.privacy.delete_provider_records:
+        return
+    from transport import make_transport
+
+    transport = make_transport(config)
+    deleted = retrying = 0
+    while True:
+        with transaction(sessions) as session:
+            claimed = privacy.due_deletions(session, env, now)
+        if not claimed:
+            break
+        failed = transport.delete_records([deletion.sid for deletion in claimed])
+        with transaction(sessions) as session:
+            deleted += privacy.record_deletions(session, now, claimed, failed)
+        retrying += len(failed)
+    click.echo(f"deleted {deleted} record(s) at the provider; {retrying} will be retried later.")

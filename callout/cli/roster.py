@@ -1,0 +1,308 @@
+"""The `roster` and `oncall` commands: import and list rosters, see who is on call, swap shifts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.orm import Session
+
+from callout import rotation
+from callout.cli import Context, cli, fail, pass_context
+from callout.config import ConfigError, TeamConfig
+from callout.db import transaction
+from callout.models import Member, Team
+from callout.phones import maybe_e164
+from callout.roster import RosterError, import_roster, load_roster_file
+from callout.teams import UnknownTeam, get_team
+
+TEAM_HELP = "Team slug (may be left out when one team is configured)."
+
+
+def _team_configs(ctx: Context, slug: str | None, every: bool = False) -> list[TeamConfig]:
+    """Return the team named by --team; without it the only team (or, if every, all of them)."""
+    teams = ctx.config.teams
+    if slug is not None:
+        try:
+            return [ctx.config.team(slug)]
+        except ConfigError as exc:
+            fail(str(exc))
+    if not teams:
+        fail("no teams are configured: add a [[teams]] entry to the config file")
+    if len(teams) > 1 and not every:
+        fail(f"several teams are configured ({', '.join(t.slug for t in teams)}): name one with --team")
+    return list(teams)
+
+
+@contextmanager
+def _session(ctx: Context) -> Iterator[Session]:
+    """Open a transaction on the database (committed when the block succeeds)."""
+    with transaction(ctx.sessions()) as session:
+        yield session
+
+
+def _row(session: Session, team_config: TeamConfig) -> Team:
+    """Return the team's row, or fail with one line."""
+    try:
+        return get_team(session, team_config)
+    except UnknownTeam as exc:
+        fail(str(exc))
+
+
+def _when(text: str, option: str, team_config: TeamConfig) -> datetime:
+    """Parse an ISO-8601 moment; one without a zone is the team's local time."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"{option}: expected an ISO-8601 date and time such as 2026-03-10T14:00, got {text!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(team_config.timezone))
+    return moment.astimezone(UTC)
+
+
+def _local(team: Team | TeamConfig, moment: datetime) -> str:
+    """Format a moment in the team's time zone."""
+    return rotation.local_time(team, moment).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _table(rows: list[list[str]]) -> None:
+    """Print rows as left-aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _status(team: Team, member: Member, at: datetime) -> str:
+    """Say why a member cannot be paged at at (empty when they can)."""
+    if not member.active:
+        return "inactive"
+    if member.opted_out:
+        return "opted out of texts"
+    if member.away_until is not None and member.away_until > at:
+        return f"away until {_local(team, member.away_until)}"
+    return ""
+
+
+# --- roster -------------------------------------------------------------------------------------
+
+
+@cli.group("roster")
+def roster_group() -> None:
+    """Import and list team rosters."""
+
+
+@roster_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--team", "slug", help=TEAM_HELP)
+@pass_context
+def roster_import(ctx: Context, file: Path, slug: str | None) -> None:
+    """Load a roster file (.toml or .csv): all or nothing."""
+    (team_config,) = _team_configs(ctx, slug)
+    try:
+        entries = load_roster_file(file)
+        with _session(ctx) as session:
+            summary = import_roster(session, _row(session, team_config), entries, datetime.now(UTC))
+    except RosterError as exc:
+        if [p.position for p in exc.problems] == ["file"]:
+            fail(f"{file}: {exc.problems[0].reason}", code=1)
+        count = len(exc.problems)
+        click.echo(f"callout: {file}: {count} problem{'s' * (count != 1)}; nothing was changed", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{team_config.slug}: imported {file}: {summary}")
+    for label, names in (
+        ("added", summary.added),
+        ("updated", summary.updated),
+        ("deactivated", summary.deactivated),
+    ):
+        if names:
+            click.echo(f"  {label}: {', '.join(names)}")
+
+
+@roster_group.command("list")
+@click.option("--team", "slug", help="Team slug (default: every team).")
+@pass_context
+def roster_list(ctx: Context, slug: str | None) -> None:
+    """List each team's members: active first, in rotation order."""
+    now = datetime.now(UTC)
+    with _session(ctx) as session:
+        for team_config in _team_configs(ctx, slug, every=True):
+            team = _row(session, team_config)
+            members = sorted(team.members, key=lambda m: (not m.active, m.position, m.id))
+            click.echo(f"{team.name} ({team.slug}): {sum(m.active for m in members)} active members")
+            if not members:
+                continue
+            rows = [["NAME", "ROLE", "PHONE", "SKILLS", "ACTIVE", "AWAY"]]
+            for m in members:
+                away = _status(team, m, now) if m.active else ""
+                rows.append([m.name, m.role, m.phone, ", ".join(m.skills), "yes" if m.active else "no", away])
+            _table(rows)
+
+
+# --- oncall -------------------------------------------------------------------------------------
+
+
+@cli.group("oncall", invoke_without_command=True)
+@click.option("--team", "slug", help="Team slug (default: every team).")
+@click.option("--at", "at_text", metavar="ISO-8601", help="The moment to look at (default: now; local time).")
+@click.option("--check", is_flag=True, help="List coming shifts with no available peer; exit 1 if any.")
+@click.option(
+    "--days", type=click.IntRange(min=0), default=7, show_default=True, help="How far --check looks."
+)
+@click.pass_context
+def oncall(click_ctx: click.Context, slug: str | None, at_text: str | None, check: bool, days: int) -> None:
+    """Show who is on call, in paging order; or check coming shifts for gaps."""
+    click_ctx.meta["callout.oncall.team"] = slug
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    if check and at_text:
+        fail("--check looks ahead from now; leave out --at")
+    now = datetime.now(UTC)
+    teams = _team_configs(ctx, slug, every=True)
+    gaps = 0
+    with _session(ctx) as session:
+        for team_config in teams:
+            team = _row(session, team_config)
+            rotation.ensure_anchor(session, team, now)
+            if check:
+                gaps += _show_gaps(session, team, now, days)
+            else:
+                at = _when(at_text, "--at", team_config) if at_text else now
+                _show_oncall(session, team, team_config, at)
+    if gaps:
+        sys.exit(1)
+
+
+def _show_oncall(session: Session, team: Team, team_config: TeamConfig, at: datetime) -> None:
+    """Print the shift, the paging order (with who is skipped and why) and the fallback."""
+    start, end = rotation.shift_bounds(team, at)
+    click.echo(f"{team.name} ({team.slug}) at {_local(team, at)}")
+    click.echo(f"shift: {_local(team, start)} to {_local(team, end)}")
+    override = rotation.override_at(session, team, at)
+    if override is not None:
+        until = _local(team, override.ends_at)
+        click.echo(f"override {override.id}: {override.member.name} is primary until {until}")
+    order = rotation.paging_order(session, team, at)
+    available = [m for m in order if rotation.is_available(m, at)]
+    click.echo(f"paging order (the first {team_config.escalation.peers} are paged, then the fallback):")
+    if not available:
+        click.echo("  no peer is available")
+    for number, member in enumerate(available, 1):
+        primary = "  (primary)" if number == 1 else ""
+        click.echo(f"  {number}. {member.name}  {member.phone}{primary}")
+    for member in order:
+        if member not in available:
+            click.echo(f"  skipped: {member.name}, {_status(team, member, at)}")
+    click.echo("fallback:")
+    for role in team_config.escalation.fallback:
+        names = ", ".join(f"{m.name}  {m.phone}" for m in rotation.fallback_members(session, team, role))
+        click.echo(f"  {role}: {names or 'nobody'}")
+
+
+def _show_gaps(session: Session, team: Team, now: datetime, days: int) -> int:
+    """Print the coming shifts of team with no available peer; return how many."""
+    gaps = rotation.coverage_gaps(session, team, now, days)
+    if not gaps:
+        click.echo(f"{team.slug}: every shift in the next {days} days has an available peer")
+        return 0
+    click.echo(f"{team.slug}: {len(gaps)} coming shift{'s' * (len(gaps) != 1)} with no available peer:")
+    for start, end in gaps:
+        click.echo(f"  {_local(team, start)} to {_local(team, end)}")
+    return len(gaps)
+
+
+def _oncall_team(ctx: Context, slug: str | None) -> TeamConfig:
+    """Return the team of an oncall subcommand: its own --team, else the one given to oncall."""
+    slug = slug or click.get_current_context().meta.get("callout.oncall.team")
+    (team_config,) = _team_configs(ctx, slug)
+    return team_config
+
+
+def _member(session: Session, team: Team, text: str) -> Member:
+    """Find an active member by name (any case) or phone number; fail with one line otherwise."""
+    phone = maybe_e164(text)
+    found = [
+        m
+        for m in team.members
+        if m.active
+        and (m.name.casefold() == text.strip().casefold() or (phone is not None and m.phone == phone))
+    ]
+    if not found:
+        fail(f"no active member of {team.slug} is named {text!r}")
+    if len(found) > 1:
+        fail(f"{len(found)} members of {team.slug} are named {text!r}: give the phone number instead")
+    return found[0]
+
+
+@oncall.command("override")
+@click.option("--team", "slug", help=TEAM_HELP)
+@click.option("--member", "who", required=True, help="Name or phone of the peer taking the shift.")
+@click.option(
+    "--from", "from_text", required=True, metavar="ISO-8601", help="Start (local time unless zoned)."
+)
+@click.option("--to", "to_text", required=True, metavar="ISO-8601", help="End (local time unless zoned).")
+@pass_context
+def oncall_override(ctx: Context, slug: str | None, who: str, from_text: str, to_text: str) -> None:
+    """Make a peer primary for a while (a shift swap)."""
+    team_config = _oncall_team(ctx, slug)
+    start, end = _when(from_text, "--from", team_config), _when(to_text, "--to", team_config)
+    with _session(ctx) as session:
+        team = _row(session, team_config)
+        member = _member(session, team, who)
+        try:
+            override = rotation.add_override(session, team, member, start, end, datetime.now(UTC))
+        except rotation.OverrideError as exc:
+            fail(f"cannot add that override: {exc}")
+        click.echo(
+            f"override {override.id}: {member.name} is primary"
+            f" from {_local(team, start)} to {_local(team, end)}"
+        )
+
+
+@oncall.command("overrides")
+@click.option("--team", "slug", help="Team slug (default: every team).")
+@pass_context
+def oncall_overrides(ctx: Context, slug: str | None) -> None:
+    """List the overrides that are not over yet."""
+    slug = slug or click.get_current_context().meta.get("callout.oncall.team")
+    now = datetime.now(UTC)
+    with _session(ctx) as session:
+        for team_config in _team_configs(ctx, slug, every=True):
+            team = _row(session, team_config)
+            overrides = rotation.list_overrides(session, team, now)
+            click.echo(f"{team.slug}: {len(overrides)} override{'s' * (len(overrides) != 1)}")
+            if overrides:
+                rows = [["ID", "MEMBER", "FROM", "TO"]]
+                rows += [
+                    [str(o.id), o.member.name, _local(team, o.starts_at), _local(team, o.ends_at)]
+                    for o in overrides
+                ]
+                _table(rows)
+
+
+@oncall.command("override-remove")
+@click.argument("override_id", metavar="ID", type=int)
+@click.option("--team", "slug", help="Team slug (default: any team).")
+@pass_context
+def oncall_override_remove(ctx: Context, override_id: int, slug: str | None) -> None:
+    """Remove an override: the scheduled rotation applies again."""
+    slug = slug or click.get_current_context().meta.get("callout.oncall.team")
+    with _session(ctx) as session:
+        team = _row(session, _team_configs(ctx, slug)[0]) if slug else None
+        try:
+            override = rotation.remove_override(session, override_id, team)
+        except rotation.OverrideError as exc:
+            fail(str(exc))
+        owner = session.get(Team, override.team_id)
+        assert owner is not None
+        click.echo(
+            f"removed override {override.id} ({override.member.name}, {_local(owner, override.starts_at)})"
+        )

@@ -1,0 +1,293 @@
+"""What happens when someone texts the support line: requesters are helped, members give commands."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callout import commands, escalation, messages, privacy, rotation
+from callout.config import ConfigError, parse_duration
+from callout.crypto import sid_hash
+from callout.env import Env
+from callout.models import InboundSeen, Member, Page, Request, Team
+from callout.outbox import notify
+
+log = logging.getLogger(__name__)
+
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+MAX_AWAY = timedelta(days=365)
+
+
+@dataclass
+class Reply:
+    """The immediate TwiML reply, and words to relay now without storing them."""
+
+    text: str | None = None
+    relays: list[tuple[str, str]] = field(default_factory=list)
+    request_id: int | None = None  # the request a requester's text went to (its provider ids are kept)
+
+
+def first_time(session: Session, now: datetime, message_sid: str) -> bool:
+    """Record a MessageSid; return False if it was processed before (a provider retry)."""
+    if not message_sid:
+        return True
+    try:
+        with session.begin_nested():
+            session.add(InboundSeen(sid_hash=sid_hash(message_sid), seen_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def member_by_phone(session: Session, team: Team, phone: str) -> Member | None:
+    """Return the active member of team with this number."""
+    return session.scalar(
+        select(Member).where(Member.team_id == team.id, Member.phone == phone, Member.active.is_(True))
+    )
+
+
+def handle_sms(
+    session: Session, env: Env, now: datetime, team: Team, sender: str, body: str, message_sid: str = ""
+) -> Reply:
+    """Act on one inbound SMS and return the reply."""
+    if commands.is_privacy(body):
+        return Reply(messages.privacy_statement(escalation.minutes(env.config.privacy.purge_after)))
+    member = member_by_phone(session, team, sender)
+    if member is None:
+        reply = _from_requester(session, env, now, team, sender, body)
+    else:
+        reply = _from_member(session, env, now, member, body)
+    if reply.request_id is not None:
+        privacy.remember(session, env, now, reply.request_id, message_sid)
+    return reply
+
+
+def _from_requester(session: Session, env: Env, now: datetime, team: Team, sender: str, body: str) -> Reply:
+    """Open a support request, or pass the sender's words on to the peer who has it."""
+    request = escalation.live_request_of(session, env, team, sender)
+    if request is None:
+        try:
+            opened = escalation.open_request(
+                session, env, now, team, kind="support", channel="sms", contact=sender
+            )
+        except escalation.AlreadyOpen as race:
+            return _follow_up(race.request, body)
+        return Reply(messages.requester_ack(team.name), request_id=opened.id)
+    return _follow_up(request, body)
+
+
+def _follow_up(request: Request, body: str) -> Reply:
+    """Relay a follow-up to the accepting peer, or reassure while paging goes on."""
+    if request.status == "accepted" and request.accepted_by is not None and not request.accepted_by.opted_out:
+        log.info("request %s: relaying a follow-up to %s", request.code, request.accepted_by.name)
+        return Reply(None, [(request.accepted_by.phone, messages.relay(request.code, body))], request.id)
+    return Reply(messages.requester_waiting(), request_id=request.id)
+
+
+def _from_member(session: Session, env: Env, now: datetime, member: Member, body: str) -> Reply:
+    """Carry out a member's command."""
+    command = commands.parse(body)
+    handler = _HANDLERS.get(command.name)
+    if handler is None:
+        own = escalation.live_request_of(session, env, member.team, member.phone)
+        if own is not None:  # a member who asked for support themselves keeps talking to their peer
+            return _follow_up(own, body)
+        return Reply(messages.help_text(member.role))
+    return Reply(handler(session, env, now, member, command))
+
+
+def _pick(session: Session, member: Member, command: commands.Command, word: str) -> Request | str:
+    """Find the request a 1/2 answers: by code, or the only one open for the member; else a question."""
+    if command.code:
+        request = escalation.find_by_code(session, member.team, command.code)
+        if request is None or not escalation.can_answer(member, request):
+            return messages.unknown_code(command.code)
+        return request
+    live = escalation.live_pages_for(session, member)
+    if len(live) == 1:
+        return live[0]
+    if len(live) > 1:
+        return messages.which_page([r.code for r in live], word)
+    recent = session.scalar(
+        select(Request)
+        .join(Page, Page.request_id == Request.id)
+        .where(Page.member_id == member.id, Request.status.in_(escalation.LIVE))
+        .order_by(Page.paged_at.desc())
+        .limit(1)
+    )
+    if recent is not None and recent.accepted_by is not None and recent.accepted_by_id != member.id:
+        return messages.already_taken(recent.code, recent.accepted_by.name)
+    return messages.no_open_page()
+
+
+def _accept(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    picked = _pick(session, member, command, "1")
+    if isinstance(picked, str):
+        return picked
+    return escalation.accept(session, env, now, member, picked, "sms")
+
+
+def _decline(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    picked = _pick(session, member, command, "2")
+    if isinstance(picked, str):
+        return picked
+    return escalation.decline(session, env, now, member, picked)
+
+
+def _held(session: Session, member: Member, command: commands.Command) -> Request | str:
+    """Find the request a DONE/RELEASE is about: by code, or the only one the member holds."""
+    if command.code:
+        request = escalation.find_by_code(session, member.team, command.code)
+        if request is None:
+            return messages.unknown_code(command.code)
+        return request
+    held = session.scalars(
+        select(Request).where(Request.accepted_by_id == member.id, Request.status == "accepted")
+    ).all()
+    if len(held) == 1:
+        return held[0]
+    if held:
+        return messages.which_page([r.code for r in held], command.name.upper())
+    return "You hold no open request."
+
+
+def _done(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    request = _held(session, member, command)
+    if isinstance(request, str):
+        return request
+    if request.kind == "debrief":
+        from callout import debrief
+
+        return debrief.finish(session, env, now, member, request)
+    if request.accepted_by_id != member.id or request.status != "accepted":
+        return messages.not_yours(request.code)
+    areas = env.team(member.team).content_areas
+    area, overtime = None, False
+    for word in command.args:
+        if word == "ot":
+            overtime = True
+        elif word in areas:
+            area = word
+        else:
+            return messages.bad_area(areas)
+    escalation.close(session, env, now, request, area=area, overtime=overtime)
+    return messages.closed(request.code, area, overtime)
+
+
+def _release(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    request = _held(session, member, command)
+    if isinstance(request, str):
+        return request
+    return escalation.release(session, env, now, member, request)
+
+
+def _who(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    team = member.team
+    available = rotation.availability_list(session, team, now)
+    policy = env.team(team).escalation
+    names = [m.name for m in available[: policy.peers]]
+    _, end = rotation.shift_bounds(team, now)
+    following = rotation.availability_list(session, team, end)
+    return messages.who(names, messages.local(end, team.timezone), following[0].name if following else None)
+
+
+def _away(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    if member.role != "peer":
+        return messages.peers_only()
+    if command.args:
+        try:
+            length = parse_duration(command.args[0].lower(), "AWAY")
+        except ConfigError:
+            return "AWAY takes a length such as 12h or 3d, or nothing to stay away until BACK."
+        if length <= timedelta(0) or length > MAX_AWAY:
+            return (
+                "AWAY takes a length from 1m to 365d, such as 12h or 3d, or nothing to stay away until BACK."
+            )
+        member.away_until = now + length
+        log.info("%s is away until %s", member.name, member.away_until.isoformat())
+        return messages.away(messages.local_date(member.away_until, member.team.timezone))
+    member.away_until = FOREVER
+    log.info("%s is away until BACK", member.name)
+    return messages.away(None)
+
+
+def _back(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    if member.role != "peer":
+        return messages.peers_only()
+    member.away_until = None
+    log.info("%s is back", member.name)
+    return messages.back()
+
+
+def _talk(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    if escalation.live_request_of(session, env, member.team, member.phone) is not None:
+        return messages.requester_waiting()
+    try:
+        escalation.open_request(
+            session, env, now, member.team, kind="support", channel="sms", contact=member.phone
+        )
+    except escalation.AlreadyOpen:
+        return messages.requester_waiting()
+    return messages.talk_ack()
+
+
+def _page(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    if member.role not in ("dispatch", "director"):
+        return "Only dispatch and the director can PAGE or DEBRIEF. " + messages.help_text(member.role)
+    if not command.note:
+        return f"Add a note: {command.name.upper()} what happened and where to call."
+    kind = "dispatch" if command.name == "page" else "debrief"
+    if kind == "debrief" and command.skill:
+        from callout import debrief
+
+        problem = debrief.check_skill(session, member.team, command.skill)
+        if problem:
+            return problem
+    request = escalation.open_request(
+        session,
+        env,
+        now,
+        member.team,
+        kind=kind,
+        channel="sms",
+        contact=member.phone,
+        note=command.note,
+        initiator=member,
+        skill=command.skill,
+    )
+    if kind == "dispatch":
+        return f"Paging the on-call peer for {request.code}; we'll text you who accepts."
+    paged = len(request.pages)
+    return f"DEBRIEF {request.code}: paging {paged} members now; tallies follow. DONE {request.code} ends it."
+
+
+def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, kind: str) -> None:
+    """Stop (or resume) texting a member who opted out (or back in); tell the director."""
+    member = session.scalar(select(Member).where(Member.team_id == team.id, Member.phone == sender))
+    if member is None:
+        return  # requesters' numbers are not kept, and the provider itself honours their STOP
+    member.opted_out = kind.upper() != "START"
+    log.warning("%s opted %s of texts", member.name, "out" if member.opted_out else "back in")
+    if member.opted_out:
+        for director in rotation.fallback_members(session, team, "director"):
+            if director.id != member.id:
+                notify(session, env, now, director, messages.opted_out(member.name))
+
+
+_HANDLERS = {
+    "accept": _accept,
+    "decline": _decline,
+    "done": _done,
+    "release": _release,
+    "who": _who,
+    "away": _away,
+    "back": _back,
+    "talk": _talk,
+    "page": _page,
+    "debrief": _page,
+}

@@ -1,0 +1,308 @@
+"""Critical-incident debriefs: page the whole team at once, tally the answers, widen when too few say yes.
+
+A debrief pages in stages: the peers with its skill (when one is given), then every peer, then the fallback
+roles. The first stage is paged at once, and the next ones too while fewer members than min_responders
+could still say yes. After that it widens when fewer than min_responders said yes by step_deadline
+(widen_after after the last stage), or as soon as too few could still say yes (passes, failed deliveries).
+request.step is the stage reached, one past the last once the initiator was told that everyone has been
+paged; each step is claimed with a conditional update, so two processes widen a debrief once. step_deadline
+is cleared while enough say yes. The debrief ends when its initiator texts DONE CODE, or window after it
+opened. The caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from callout import escalation, messages, rotation
+from callout.config import DebriefConfig
+from callout.env import Env
+from callout.models import Member, Page, Request, Team
+from callout.outbox import notify
+
+log = logging.getLogger(__name__)
+
+STAGE_WORDS = {"skill": "the peers with the skill", "peers": "all peers", "fallback": "the fallback roles"}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Who said yes (names, in the order they answered), who is unable, and how many have not answered."""
+
+    yes: list[str]
+    no: list[str]
+    waiting: int
+
+
+def has_skill(member: Member, skill: str) -> bool:
+    """Tell whether member has skill (tags compare without case or a leading #)."""
+    wanted = skill.lstrip("#").lower()
+    return any(tag.lstrip("#").lower() == wanted for tag in member.skills or [])
+
+
+def check_skill(session: Session, team: Team, skill: str) -> str | None:
+    """Return why a debrief for skill cannot be called (no active peer has it), or None if it can."""
+    peers = rotation.rotation_peers(session, team)
+    if any(has_skill(peer, skill) for peer in peers):
+        return None
+    known = sorted({tag.lstrip("#").lower() for peer in peers for tag in peer.skills or []})
+    return messages.debrief_unknown_skill(skill.lstrip("#").lower(), known)
+
+
+def tally(request: Request) -> Tally:
+    """Count a debrief's answers so far."""
+    answered = sorted(
+        (p for p in request.pages if p.state in ("accepted", "declined")),
+        key=lambda p: (p.answered_at or p.paged_at, p.id),
+    )
+    return Tally(
+        yes=[p.member.name for p in answered if p.state == "accepted"],
+        no=[p.member.name for p in answered if p.state == "declined"],
+        waiting=sum(1 for p in request.pages if p.state == "pending"),
+    )
+
+
+def tally_text(request: Request) -> str:
+    """Return the running tally as the initiator reads it."""
+    counted = tally(request)
+    return messages.debrief_tally(request.code, counted.yes, len(counted.no), counted.waiting)
+
+
+def _settings(env: Env, request: Request) -> DebriefConfig:
+    return env.team(request.team).debrief
+
+
+def _stages(request: Request) -> list[str]:
+    return (["skill"] if request.skill else []) + ["peers", "fallback"]
+
+
+def _candidates(session: Session, env: Env, now: datetime, request: Request, stage: str) -> list[Member]:
+    """Return who a stage pages, before leaving out those already paged."""
+    team = request.team
+    if stage == "fallback":
+        roles = env.team(team).escalation.fallback
+        return [m for role in roles for m in rotation.fallback_members(session, team, role)]
+    peers = rotation.availability_list(session, team, now)
+    if stage == "skill" and request.skill:
+        return [peer for peer in peers if has_skill(peer, request.skill)]
+    return peers
+
+
+def _page(session: Session, env: Env, now: datetime, request: Request, member: Member) -> None:
+    """Page one member for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
+    escalation.page_member(
+        session, env, now, request, member, "debrief", _settings(env, request).window, call=False
+    )
+
+
+def _reachable(request: Request) -> int:
+    """Return how many could still be responding: those who said yes and those yet to answer."""
+    return sum(1 for p in request.pages if p.state in ("accepted", "pending"))
+
+
+def _claim_stage(session: Session, request: Request, expected: int) -> bool:
+    """Move the debrief from stage expected to the next; False if another caller already did."""
+    claimed = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.step == expected, Request.status == "open")
+        .values(step=expected + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(request)
+    return True
+
+
+def _page_stages(session: Session, env: Env, now: datetime, request: Request) -> list[tuple[str, int]]:
+    """Page the next stage, and the ones after it while too few could say yes; return (stage, count)s."""
+    settings = _settings(env, request)
+    stages = _stages(request)
+    paged: list[tuple[str, int]] = []
+    while request.step < len(stages) and _claim_stage(session, request, request.step):
+        stage = stages[request.step - 1]
+        skip = {p.member_id for p in request.pages} | {request.initiator_id}
+        members = [m for m in _candidates(session, env, now, request, stage) if m.id not in skip]
+        members = list({m.id: m for m in members}.values())  # a member in two fallback roles: once
+        for member in members:
+            _page(session, env, now, request, member)
+        if members:
+            paged.append((stage, len(members)))
+            log.info("debrief %s: stage %s paged %d members", request.code, stage, len(members))
+            if _reachable(request) >= settings.min_responders:
+                break
+    if not paged and request.step == len(stages):
+        _claim_stage(session, request, request.step)  # nobody left: widening is over
+    request.step_deadline = now + settings.widen_after if request.step <= len(stages) else None
+    return paged
+
+
+def _directors(session: Session, request: Request) -> list[Member]:
+    """Return the team's directors, but not the initiator (who hears it anyway)."""
+    return [
+        m
+        for m in rotation.fallback_members(session, request.team, "director")
+        if m.id != request.initiator_id
+    ]
+
+
+def _tell(session: Session, env: Env, now: datetime, request: Request, text: str, director: bool) -> None:
+    """Text the initiator (a member; an API caller reads the API), and the directors too when asked."""
+    if request.initiator is not None:
+        notify(session, env, now, request.initiator, text, request)
+    if director:
+        for member in _directors(session, request):
+            notify(session, env, now, member, text, request)
+
+
+def start(session: Session, env: Env, now: datetime, request: Request) -> None:
+    """Page everyone of the first stage at once (widening at once if too few), and tell the director."""
+    _page_stages(session, env, now, request)
+    by = request.initiator.name if request.initiator is not None else "dispatch (API)"
+    note = escalation.note_of(env, request) or "no note"
+    text = messages.debrief_started(request.code, by, request.skill, len(request.pages), note)
+    for director in _directors(session, request):
+        notify(session, env, now, director, text, request)
+    log.info("debrief %s started: %d paged", request.code, len(request.pages))
+
+
+def respond(session: Session, env: Env, now: datetime, member: Member, request: Request, yes: bool) -> str:
+    """Record a member's YES or NO to a debrief (a later answer replaces theirs); return the reply."""
+    if request.status != "open":
+        return messages.debrief_over(request.code)
+    if member.id == request.initiator_id:
+        return messages.debrief_own(request.code)
+    mine = [p for p in request.pages if p.member_id == member.id]
+    if not mine:
+        if member.role != "director":  # the director may answer a debrief they were not paged for
+            return messages.no_open_page()
+        page = Page(request=request, member=member, step=request.step, tier="debrief", paged_at=now)
+        session.add(page)
+        mine = [page]
+    state = "accepted" if yes else "declined"
+    if any(p.state != state for p in mine):
+        for page in mine:
+            page.state, page.answered_at, page.answer_channel = state, now, "sms"
+        request.tally_dirty = True
+        log.info("debrief %s: %s %s", request.code, member.name, "responding" if yes else "unable")
+    if yes:
+        contact = escalation.contact_of(env, request)
+        return messages.debrief_yes(request.code, escalation.note_of(env, request), contact)
+    return messages.debrief_no(request.code)
+
+
+def finish(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
+    """End a debrief on DONE CODE from its initiator (or a director, for one called through the API)."""
+    allowed = member.id == request.initiator_id or (
+        request.initiator_id is None and member.role == "director"
+    )
+    if not allowed:
+        return messages.debrief_not_yours(request.code)
+    if not _close(session, env, now, request, "done"):
+        return messages.debrief_over(request.code)
+    text = messages.debrief_closed(tally_text(request))
+    for director in _directors(session, request):
+        if director.id != member.id:
+            notify(session, env, now, director, text, request)
+    return text
+
+
+def _close(session: Session, env: Env, now: datetime, request: Request, reason: str) -> bool:
+    """Close an open debrief once (False if it was already closed); its contact details are purged later."""
+    claimed = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.status == "open")
+        .values(status="closed")
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(request)
+    escalation.close(session, env, now, request, area=None, overtime=False, reason=reason)
+    request.tally_dirty = False
+    request.tally_sent_at = now
+    return True
+
+
+def _widen_due(request: Request, settings: DebriefConfig, now: datetime) -> bool:
+    """Tell whether to widen now: too few said yes by the deadline, or too few could still say yes.
+
+    While enough say yes the deadline is cleared; a change of mind that leaves too few sets it again.
+    """
+    if request.step > len(_stages(request)):
+        return False
+    if sum(1 for p in request.pages if p.state == "accepted") >= settings.min_responders:
+        request.step_deadline = None
+        return False
+    if request.step_deadline is None:
+        request.step_deadline = now + settings.widen_after
+    return request.step_deadline <= now or _reachable(request) < settings.min_responders
+
+
+def _widen(session: Session, env: Env, now: datetime, request: Request) -> None:
+    """Page the next stage(s) and tell the initiator and director; or that nobody is left to page."""
+    settings = _settings(env, request)
+    yes = len(tally(request).yes)
+    paged = _page_stages(session, env, now, request)
+    if paged:
+        whom = " and ".join(STAGE_WORDS[stage] for stage, _ in paged)
+        count = sum(n for _, n in paged)
+        text = messages.debrief_widened(request.code, yes, settings.min_responders, whom, count)
+    else:
+        text = messages.debrief_short(request.code, yes, settings.min_responders)
+    log.info(
+        "debrief %s: %d of %d responding; widened to %s",
+        request.code,
+        yes,
+        settings.min_responders,
+        ", ".join(stage for stage, _ in paged) or "nobody more",
+    )
+    _tell(session, env, now, request, text, director=True)
+
+
+def _send_tally(session: Session, env: Env, now: datetime, request: Request, every: timedelta) -> None:
+    """Send the initiator the tally if answers came in and the last one was sent at least every ago."""
+    if not request.tally_dirty:
+        return
+    last = request.tally_sent_at
+    if last is not None and now - last < every:
+        return
+    claimed = session.execute(
+        update(Request)
+        .where(
+            Request.id == request.id,
+            Request.tally_dirty.is_(True),
+            Request.tally_sent_at.is_(None) if last is None else Request.tally_sent_at == last,
+        )
+        .values(tally_dirty=False, tally_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    session.refresh(request)
+    _tell(session, env, now, request, tally_text(request), director=False)
+
+
+def run_due(session: Session, env: Env, now: datetime) -> None:
+    """Close debriefs past their window, widen those short of responders, and send the due tallies."""
+    ids: Sequence[int] = session.scalars(
+        select(Request.id).where(Request.kind == "debrief", Request.status == "open").order_by(Request.id)
+    ).all()
+    for request_id in ids:
+        request = session.get(Request, request_id)
+        if request is None or request.status != "open":
+            continue
+        settings = _settings(env, request)
+        if now >= request.opened_at + settings.window:
+            if _close(session, env, now, request, "window"):
+                _tell(session, env, now, request, messages.debrief_closed(tally_text(request)), director=True)
+            continue
+        if _widen_due(request, settings, now):
+            _widen(session, env, now, request)
+        _send_tally(session, env, now, request, settings.tally_every)

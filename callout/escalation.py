@@ -1,0 +1,503 @@
+"""The escalation engine: page in rotation, time out, fall back, accept exactly once, close.
+
+Every step is claimed with a conditional update on (request, step), so a timeout, a decline and a
+second process racing for the same request advance it exactly once. The caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callout import messages, rotation
+from callout.commands import CODE_ALPHABET, CODE_LENGTH
+from callout.env import Env
+from callout.models import Member, Page, Request, Team
+from callout.outbox import enqueue_call, enqueue_sms, notify
+
+log = logging.getLogger(__name__)
+
+LIVE = ("open", "accepted", "exhausted")
+
+
+class AlreadyOpen(Exception):
+    """The sender's support request was opened a moment ago by another text handled at the same time."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request.code)
+        self.request = request
+
+
+def minutes(delta: timedelta) -> str:
+    """Return a duration as people say it: "90s", "5 min", "2 h"."""
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def new_code(session: Session, team: Team) -> str:
+    """Return a short code unique among the team's live requests."""
+    taken = set(
+        session.scalars(
+            select(Request.code).where(Request.team_id == team.id, Request.status.in_(LIVE))
+        ).all()
+    )
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if code not in taken:
+            return code
+
+
+def open_request(
+    session: Session,
+    env: Env,
+    now: datetime,
+    team: Team,
+    *,
+    kind: str,
+    channel: str,
+    contact: str | None = None,
+    note: str | None = None,
+    initiator: Member | None = None,
+    skill: str | None = None,
+) -> Request:
+    """Open a request and page its first step at once."""
+    vault = env.vault
+    request = Request(
+        team=team,
+        code=new_code(session, team),
+        kind=kind,
+        channel=channel,
+        status="open",
+        opened_at=now,
+        step=0,
+        contact_enc=vault.encrypt(contact) if contact else None,
+        contact_key=vault.lookup_key(contact) if contact and kind == "support" else None,
+        note_enc=vault.encrypt(note) if note else None,
+        initiator=initiator,
+        skill=skill,
+    )
+    try:
+        with session.begin_nested():
+            session.add(request)
+            session.flush()
+    except IntegrityError:
+        existing = live_request_of(session, env, team, contact or "")
+        if existing is None:
+            raise
+        raise AlreadyOpen(existing) from None
+    log.info("request %s opened: %s via %s", request.code, kind, channel)
+    if kind == "debrief":
+        from callout import debrief
+
+        debrief.start(session, env, now, request)
+    else:
+        advance(session, env, now, request, expected_step=0)
+    return request
+
+
+def live_request_of(session: Session, env: Env, team: Team, number: str) -> Request | None:
+    """Return the support request this number opened that is still being paged or handled, if any."""
+    return session.scalar(
+        select(Request)
+        .where(
+            Request.team_id == team.id,
+            Request.contact_key == env.vault.lookup_key(number),
+            Request.status.in_(("open", "accepted")),
+        )
+        .order_by(Request.id.desc())
+        .limit(1)
+    )
+
+
+def contact_of(env: Env, request: Request) -> str | None:
+    """Return the decrypted contact number of a request, or None once purged."""
+    return env.vault.decrypt(request.contact_enc) if request.contact_enc else None
+
+
+def tell_requester(session: Session, env: Env, now: datetime, request: Request, text: str) -> None:
+    """Text the person who asked for support (never dispatch callbacks), if their number is still kept."""
+    contact = contact_of(env, request)
+    if contact and request.kind == "support":
+        enqueue_sms(session, env, now, request.team, contact, text, purpose="requester", request=request)
+
+
+def note_of(env: Env, request: Request) -> str | None:
+    """Return the decrypted dispatcher's note of a request."""
+    return env.vault.decrypt(request.note_enc) if request.note_enc else None
+
+
+def _excluded(env: Env, request: Request, members: Sequence[Member]) -> set[int]:
+    """Return ids never to page for a request: already paged, the initiator, a member asking for help."""
+    excluded = {page.member_id for page in request.pages}
+    if request.initiator_id:
+        excluded.add(request.initiator_id)
+    if request.contact_key:
+        excluded |= {m.id for m in members if env.vault.lookup_key(m.phone) == request.contact_key}
+    return excluded
+
+
+def next_targets(
+    session: Session, env: Env, now: datetime, request: Request
+) -> tuple[list[Member], str, timedelta]:
+    """Decide who the next step pages: (members, tier, timeout); no members means exhausted."""
+    team_config = env.team(request.team)
+    policy = team_config.escalation
+    peers = rotation.availability_list(session, request.team, now)
+    fallback = {role: rotation.fallback_members(session, request.team, role) for role in policy.fallback}
+    everyone = [*peers, *(m for ms in fallback.values() for m in ms)]
+    excluded = _excluded(env, request, everyone)
+    peer_pages = {page.member_id for page in request.pages if page.tier == "peer"}
+    if len(peer_pages) < policy.peers:
+        for member in peers:
+            if member.id not in excluded:
+                return [member], "peer", policy.ack_timeout
+    done = {page.tier for page in request.pages}
+    for role in policy.fallback:
+        if role in done:
+            continue
+        members = [m for m in fallback[role] if m.id not in excluded]
+        if members:
+            return members, role, policy.fallback_timeout
+    return [], "", timedelta(0)
+
+
+def page_member(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    member: Member,
+    tier: str,
+    timeout: timedelta,
+    call: bool = True,
+) -> Page:
+    """Page one member for the request's current step by SMS (and, with call, later by phone)."""
+    call_after = env.team(request.team).escalation.call_after
+    page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now, state="pending")
+    if call and timedelta(0) < call_after < timeout:
+        page.call_at = now + call_after
+    session.add(page)
+    session.flush()
+    body = messages.page(request.code, request.kind, minutes(timeout))
+    enqueue_sms(
+        session,
+        env,
+        now,
+        request.team,
+        member.phone,
+        body,
+        purpose="page",
+        request=request,
+        page=page,
+        validity=timeout,
+    )
+    log.info("request %s step %d: paging %s (%s)", request.code, request.step, member.name, tier)
+    return page
+
+
+def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:
+    """Move the request from expected_step to the next step; False if another caller already did."""
+    claimed = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.step == expected_step, Request.status == "open")
+        .values(step=expected_step + 1, step_deadline=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(request)
+    for page in request.pages:
+        if page.state == "pending":
+            page.state = "timeout"
+    targets, tier, timeout = next_targets(session, env, now, request)
+    if not targets:
+        exhaust(session, env, now, request)
+        return True
+    for member in targets:
+        page_member(session, env, now, request, member, tier, timeout)
+    request.step_deadline = now + timeout
+    return True
+
+
+def exhaust(session: Session, env: Env, now: datetime, request: Request) -> None:
+    """Give the requester the crisis lines; alert the director (and dispatcher) that nobody accepted."""
+    request.status = "exhausted"
+    request.exhausted_at = now
+    request.step_deadline = None
+    request.purge_at = now + env.config.privacy.purge_after
+    log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
+    tell_requester(session, env, now, request, messages.requester_exhausted())
+    alert = messages.exhausted_alert(request.code, request.kind, len(request.pages))
+    for director in rotation.fallback_members(session, request.team, "director"):
+        notify(session, env, now, director, alert, request)
+    if request.initiator is not None and request.initiator.role != "director":
+        notify(session, env, now, request.initiator, alert, request)
+
+
+def _step_done(request: Request) -> bool:
+    """Tell whether nobody paged in the current step can still answer."""
+    return not any(p.state == "pending" and p.step == request.step for p in request.pages)
+
+
+def advance_if_step_done(session: Session, env: Env, now: datetime, request: Request) -> None:
+    """Page the next step at once when everyone of this step declined or could not be reached."""
+    # A debrief pages many at once and widens on its own schedule (debrief.run_due).
+    if request.status == "open" and request.kind != "debrief" and _step_done(request):
+        advance(session, env, now, request, expected_step=request.step)
+
+
+def can_answer(member: Member, request: Request) -> bool:
+    """Tell whether member may accept or decline: they were paged for it, or they direct the program."""
+    return member.role == "director" or any(p.member_id == member.id for p in request.pages)
+
+
+def accept(
+    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
+) -> str:
+    """Accept for member if nobody has yet; return what to tell them."""
+    if request.kind == "debrief":
+        from callout import debrief
+
+        return debrief.respond(session, env, now, member, request, yes=True)
+    if request.status == "closed":
+        return f"{request.code} is already closed."
+    if request.accepted_by_id == member.id:
+        return _accepted_text(env, request)
+    if request.accepted_by is not None:
+        return messages.already_taken(request.code, request.accepted_by.name)
+    won = session.execute(
+        update(Request)
+        .where(
+            Request.id == request.id,
+            Request.accepted_by_id.is_(None),
+            Request.status.in_(("open", "exhausted")),
+        )
+        .values(
+            status="accepted",
+            accepted_by_id=member.id,
+            accepted_at=now,
+            accepted_channel=channel,
+            step_deadline=None,
+            purge_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(request)
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        holder = request.accepted_by.name if request.accepted_by else "someone else"
+        return messages.already_taken(request.code, holder)
+    log.info("request %s accepted by %s via %s", request.code, member.name, channel)
+    for page in request.pages:
+        if page.member_id == member.id and page.state in ("pending", "timeout", "declined", "failed"):
+            page.state, page.answered_at, page.answer_channel = "accepted", now, channel
+    stood_down = set()
+    for page in request.pages:
+        if (
+            page.member_id != member.id
+            and page.state in ("pending", "timeout")
+            and page.member_id not in stood_down
+        ):
+            page.state = "stood_down"
+            stood_down.add(page.member_id)
+            notify(session, env, now, page.member, messages.stand_down(request.code, member.name), request)
+    tell_requester(session, env, now, request, messages.requester_accepted())
+    if request.initiator is not None and request.initiator.id != member.id:
+        notify(session, env, now, request.initiator, f"{request.code}: {member.name} accepted.", request)
+    return _accepted_text(env, request)
+
+
+def _accepted_text(env: Env, request: Request) -> str:
+    """Return what the accepting member needs: the number to call (and the dispatcher's note)."""
+    if request.kind == "dispatch":
+        return messages.accepted_dispatch(request.code, note_of(env, request), contact_of(env, request))
+    return messages.accepted_support(request.code, contact_of(env, request))
+
+
+def decline(
+    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
+) -> str:
+    """Record a pass and page the next person at once; return what to tell the member."""
+    if request.kind == "debrief":
+        from callout import debrief
+
+        return debrief.respond(session, env, now, member, request, yes=False)
+    mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
+    if not mine:
+        return messages.no_open_page()
+    for page in mine:
+        page.state, page.answered_at, page.answer_channel = "declined", now, channel
+    log.info("request %s declined by %s", request.code, member.name)
+    advance_if_step_done(session, env, now, request)
+    return messages.declined(request.code)
+
+
+def delivery_failed(session: Session, env: Env, now: datetime, page: Page, status: str) -> None:
+    """Treat an undeliverable page as no answer: the next person is paged at once."""
+    page.delivery_status = status
+    if page.state != "pending":
+        return
+    page.state = "failed"
+    log.warning("request %s: page to %s %s", page.request.code, page.member.name, status)
+    advance_if_step_done(session, env, now, page.request)
+
+
+def release(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
+    """Hand an accepted request back; paging resumes with the next person."""
+    if request.accepted_by_id != member.id or request.status != "accepted":
+        return messages.not_yours(request.code)
+    request.status = "open"
+    request.accepted_by_id = None
+    request.accepted_at = None
+    request.accepted_channel = None
+    for page in request.pages:
+        if page.member_id == member.id and page.state == "accepted":
+            page.state = "released"
+    session.flush()
+    log.info("request %s released by %s", request.code, member.name)
+    advance(session, env, now, request, expected_step=request.step)
+    return messages.released(request.code)
+
+
+def close(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    *,
+    area: str | None,
+    overtime: bool,
+    reason: str = "done",
+) -> None:
+    """Close a request with its content area; its contact details are erased purge_after later."""
+    request.status = "closed"
+    request.closed_at = now
+    request.closed_reason = reason
+    request.content_area = area
+    request.overtime = overtime
+    request.step_deadline = None
+    request.purge_at = now + env.config.privacy.purge_after
+    for page in request.pages:
+        if page.state == "pending":
+            page.state = "closed"
+    log.info("request %s closed (%s)", request.code, reason)
+
+
+def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
+    """Advance every open request whose step deadline has passed; return how many advanced."""
+    due = session.execute(
+        select(Request.id, Request.step)
+        .where(Request.status == "open", Request.step_deadline <= now, Request.kind != "debrief")
+        .order_by(Request.step_deadline)
+        .limit(limit)
+    ).all()
+    advanced = 0
+    for request_id, step in due:
+        request = session.get(Request, request_id)
+        if request is not None and advance(session, env, now, request, expected_step=step):
+            advanced += 1
+    return advanced
+
+
+def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
+    """Phone every paged member who has not answered by SMS after call_after; each page once."""
+    due = session.scalars(
+        select(Page.id)
+        .where(Page.state == "pending", Page.call_at <= now, Page.called_at.is_(None))
+        .limit(limit)
+    ).all()
+    placed = 0
+    for page_id in due:
+        claimed = session.execute(
+            update(Page)
+            .where(Page.id == page_id, Page.called_at.is_(None), Page.state == "pending")
+            .values(called_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            page = session.get(Page, page_id)
+            assert page is not None
+            session.refresh(page)
+            enqueue_call(session, env, now, page)
+            log.info("request %s: calling %s", page.request.code, page.member.name)
+            placed += 1
+    return placed
+
+
+def run_reminders(session: Session, env: Env, now: datetime) -> int:
+    """Remind accepting members of requests left open; close those left far too long as unspecified."""
+    count = 0
+    accepted = session.scalars(select(Request).where(Request.status == "accepted")).all()
+    for request in accepted:
+        team_config = env.team(request.team)
+        assert request.accepted_at is not None and request.accepted_by is not None
+        if now - request.accepted_at >= env.config.privacy.close_after:
+            close(session, env, now, request, area=None, overtime=False, reason="unspecified")
+            count += 1
+        elif (
+            request.reminded_at is None and now - request.accepted_at >= team_config.escalation.reminder_after
+        ):
+            request.reminded_at = now
+            notify(session, env, now, request.accepted_by, messages.reminder(request.code), request)
+            count += 1
+    return count
+
+
+def live_pages_for(session: Session, member: Member) -> list[Request]:
+    """Return the requests member may answer now: pending or timed-out pages of live requests."""
+    return list(
+        session.scalars(
+            select(Request)
+            .join(Page, Page.request_id == Request.id)
+            .where(
+                Page.member_id == member.id,
+                Page.state.in_(("pending", "timeout")),
+                Request.status.in_(("open", "exhausted")),
+                Request.team_id == member.team_id,
+            )
+            .distinct()
+            .order_by(Request.id)
+        ).all()
+    )
+
+
+def find_by_code(session: Session, team: Team, code: str) -> Request | None:
+    """Return the team's live (or most recent) request with this code."""
+    return session.scalar(
+        select(Request)
+        .where(Request.team_id == team.id, Request.code == code.upper())
+        .order_by(Request.status.in_(LIVE).desc(), Request.id.desc())
+        .limit(1)
+    )
+
+
+def record_status(session: Session, env: Env, now: datetime, sid: str, status: str) -> bool:
+    """Record a provider status callback (a failed page counts as no answer); False if the sid is unknown."""
+    from callout.outbox import by_provider_sid
+
+    status = status[:20]  # Twilio's statuses are short words; a longer one is not Twilio's and fits anyway
+    row = by_provider_sid(session, sid)
+    if row is None:
+        return False
+    page = session.get(Page, row.page_id) if row.page_id else None
+    if row.channel == "call":
+        if page is not None:
+            page.call_status = status
+        return True
+    if status in ("delivered", "failed", "undelivered"):
+        row.status = status
+    if page is not None:
+        if status in ("failed", "undelivered"):
+            delivery_failed(session, env, now, page, status)
+        else:
+            page.delivery_status = status
+    return True

@@ -1,0 +1,113 @@
+"""Periodic work besides timeouts: handoff notices, coverage warnings, purging contact details."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callout import debrief, escalation, messages, privacy, rotation, voice
+from callout.env import Env
+from callout.models import InboundSeen, JobRun, Outbox, Request, Team
+from callout.outbox import notify
+
+log = logging.getLogger(__name__)
+
+HANDOFF_GRACE = timedelta(hours=1)  # after downtime, a handoff notice later than this is no longer news
+COVERAGE_DAYS = 2
+
+
+def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
+    """Claim one firing of a job; False if another process (or an earlier tick) already ran it."""
+    if session.get(JobRun, (name, key)) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(JobRun(name=name, key=key, ran_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def tick(session: Session, env: Env, now: datetime) -> None:
+    """Fire due escalation steps and calls (runs every scheduler tick)."""
+    escalation.run_due_steps(session, env, now)
+    escalation.run_due_calls(session, env, now)
+    debrief.run_due(session, env, now)
+
+
+def handoff_notices(session: Session, env: Env, now: datetime) -> int:
+    """Text each team's new primary once per shift, soon after the handoff (even after downtime)."""
+    sent = 0
+    for team in session.scalars(select(Team)).all():
+        start, end = rotation.shift_bounds(team, now)
+        if now - start > HANDOFF_GRACE or not claim_run(
+            session, now, f"handoff:{team.slug}", start.isoformat()
+        ):
+            continue
+        available = rotation.availability_list(session, team, now)
+        if available:
+            notify(
+                session,
+                env,
+                now,
+                available[0],
+                messages.handoff(team.name, messages.local(end, team.timezone)),
+            )
+            log.info("handoff: %s is primary for %s", available[0].name, team.slug)
+            sent += 1
+    return sent
+
+
+def coverage_warnings(session: Session, env: Env, now: datetime) -> int:
+    """Tell the director, once per gap, of coming shifts with no available peer (looked at every 10 min)."""
+    warned = 0
+    window = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0)
+    if not claim_run(session, now, "coverage-scan", window.isoformat()):
+        return 0
+    for team in session.scalars(select(Team)).all():
+        for start, _end in rotation.coverage_gaps(session, team, now, COVERAGE_DAYS):
+            if not claim_run(session, now, f"coverage:{team.slug}", start.isoformat()):
+                continue
+            text = messages.coverage_gap(team.name, messages.local(start, team.timezone))
+            for director in rotation.fallback_members(session, team, "director"):
+                notify(session, env, now, director, text)
+            log.warning("coverage: no peer for %s from %s", team.slug, start.isoformat())
+            warned += 1
+    return warned
+
+
+def purge(session: Session, env: Env, now: datetime) -> int:
+    """Erase contact details purge_after after a request ended; forget old message ids."""
+    due = session.scalars(
+        select(Request.id).where(Request.purge_at <= now, Request.purged_at.is_(None))
+    ).all()
+    for request_id in due:
+        session.execute(
+            update(Request)
+            .where(Request.id == request_id)
+            .values(contact_enc=None, contact_key=None, note_enc=None, purged_at=now)
+        )
+        session.execute(
+            update(Outbox).where(Outbox.request_id == request_id).values(to_enc=None, body_enc=None)
+        )
+        log.info("purge: request id %d contact details erased", request_id)
+    session.execute(delete(InboundSeen).where(InboundSeen.seen_at < now - timedelta(days=2)))
+    session.execute(delete(JobRun).where(JobRun.ran_at < now - timedelta(days=7)))
+    return len(due)
+
+
+def housekeeping(session: Session, env: Env, now: datetime) -> int:
+    """Run the slower periodic work: reminders, handoffs, coverage, stale calls and the purge.
+
+    Returns how many requests were purged.
+    """
+    escalation.run_reminders(session, env, now)
+    handoff_notices(session, env, now)
+    coverage_warnings(session, env, now)
+    voice.end_stale(session, now)
+    privacy.forget_provider_ids(session, env, now)
+    return purge(session, env, now)

@@ -1,0 +1,344 @@
+"""Every text Callout sends, in one place: short, friendly, one SMS segment where possible."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+CRISIS = "In immediate danger call 911. 988 Suicide & Crisis Lifeline: call or text 988, 24/7."
+
+
+def spoken(code: str) -> str:
+    """Return a code spelled out for a voice prompt: "K 7 Q D"."""
+    return " ".join(code)
+
+
+def local(at: datetime, zone: str) -> str:
+    """Return a short local time such as "Tue 07:00"."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
+
+
+def local_date(at: datetime, zone: str) -> str:
+    """Return a short local date and time such as "Tue 10 Mar 07:00"."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M")
+
+
+def requester_ack(team: str) -> str:
+    """Acknowledge a new support request, confidentially, with the crisis lines."""
+    return f"{team}: got it. This is confidential. A peer is being paged and will contact you soon. {CRISIS}"
+
+
+def line_busy() -> str:
+    """Answer a requester when the line is flooded: the crisis lines, at once."""
+    return f"The support line is very busy right now. {CRISIS}"
+
+
+def requester_waiting() -> str:
+    """Tell a requester whose request is still being paged that a peer is on the way."""
+    return f"We're still reaching a peer for you; they'll contact you soon. {CRISIS}"
+
+
+def requester_accepted() -> str:
+    """Tell the requester a peer has their request."""
+    return "A peer support member has your request and will contact you shortly."
+
+
+def requester_exhausted() -> str:
+    """Tell the requester nobody could be reached, with the crisis resources."""
+    return f"We couldn't reach a peer right now and keep trying to find one. {CRISIS}"
+
+
+def privacy_statement(purge_after: str) -> str:
+    """Say plainly what Callout keeps, and for how long."""
+    return (
+        "Privacy: your number is kept encrypted only while a peer helps you and erased "
+        f"{purge_after} after; your words are passed to the peer and never stored. "
+        "We keep only anonymous counts."
+    )
+
+
+def page(code: str, kind: str, minutes: str) -> str:
+    """Page a member: a request is waiting, and how to answer (digits, not YES/HELP)."""
+    what = {"support": "Peer support request", "dispatch": "Dispatch page", "debrief": "DEBRIEF call-out"}[
+        kind
+    ]
+    return f"{what} {code}. Reply 1 to accept, 2 to pass ({minutes} to answer)."
+
+
+def accepted_support(code: str, contact: str | None) -> str:
+    """Give the accepting member the requester's number."""
+    if contact is None:
+        return f"You have {code}, but the contact details were already erased. Reply DONE {code} to close."
+    finish = f"When finished reply DONE {code} and an area, e.g. work."
+    return f"You have {code}. Call or text them at {contact}. {finish}"
+
+
+def accepted_dispatch(code: str, note: str | None, callback: str | None) -> str:
+    """Give the accepting member the dispatcher's note and callback number."""
+    return f"You have {code}: {note or 'no note'}. Call {callback or 'dispatch'}. When finished: DONE {code}."
+
+
+def relay(code: str, words: str) -> str:
+    """Relay a requester's follow-up words to the accepting member."""
+    return f"{code}: {words}"
+
+
+def stand_down(code: str, name: str) -> str:
+    """Tell everyone else paged that someone accepted."""
+    return f"{code} was accepted by {name}. Stand down, thank you."
+
+
+def already_taken(code: str, name: str) -> str:
+    """Tell a late YES who has the request."""
+    return f"{code} is already with {name}. Thank you."
+
+
+def declined(code: str) -> str:
+    """Confirm a pass."""
+    return f"Thanks, passed on {code}. We'll page the next person."
+
+
+def no_open_page() -> str:
+    """Answer a 1/2 from someone with nothing open."""
+    return "You have no open page right now."
+
+
+def which_page(codes: Sequence[str], word: str) -> str:
+    """Ask which request a bare answer is for."""
+    return f"You have {len(codes)} open pages: {', '.join(codes)}. Reply {word} CODE, e.g. {word} {codes[0]}."
+
+
+def unknown_code(code: str) -> str:
+    """Answer a code that matches nothing open for this member."""
+    return f"No open request {code} for you."
+
+
+def exhausted_alert(code: str, kind: str, tried: int) -> str:
+    """Alert the director (and a dispatcher) that nobody accepted."""
+    return f"ALERT {code} ({kind}): nobody accepted after {tried} pages. Reply 1 {code} to take it."
+
+
+def closed(code: str, area: str | None, overtime: bool) -> str:
+    """Confirm a DONE."""
+    extra = f" as {area}" if area else ""
+    return f"Closed {code}{extra}{' (OT)' if overtime else ''}. Thank you for being there."
+
+
+def bad_area(areas: Sequence[str]) -> str:
+    """List the valid content areas after an unknown one."""
+    return f"Unknown area. Use one of: {', '.join(areas)}."
+
+
+def not_yours(code: str) -> str:
+    """Refuse DONE/RELEASE from someone who does not hold the request."""
+    return f"{code} is not yours to close or release."
+
+
+def released(code: str) -> str:
+    """Confirm a RELEASE."""
+    return f"Released {code}; we're paging the next person. Thank you."
+
+
+def reminder(code: str) -> str:
+    """Remind the accepting member to close or release."""
+    return f"Reminder: {code} is still open with you. Reply DONE {code} with an area, or RELEASE {code}."
+
+
+def away(until: str | None) -> str:
+    """Confirm AWAY."""
+    return f"You're off the on-call list {'until ' + until if until else 'until you text BACK'}."
+
+
+def back() -> str:
+    """Confirm BACK."""
+    return "Welcome back: you're on the on-call list again."
+
+
+def peers_only() -> str:
+    """Refuse AWAY/BACK from a non-peer."""
+    return "AWAY and BACK are for peers on the rotation."
+
+
+def who(now_names: Sequence[str], shift_end: str, next_name: str | None) -> str:
+    """Tell who is on call now and next."""
+    current = ", ".join(now_names) if now_names else "nobody available"
+    following = f" Next shift from {shift_end}: {next_name}." if next_name else ""
+    return f"On call now: {current}.{following}"
+
+
+def talk_ack() -> str:
+    """Acknowledge a member's own TALK request."""
+    return f"Got it. Another peer will contact you soon; you won't be paged for this. {CRISIS}"
+
+
+def handoff(team: str, until: str) -> str:
+    """Tell the new primary their shift began."""
+    return f"{team}: your on-call shift started; you're first to be paged until {until}."
+
+
+def coverage_gap(team: str, start: str) -> str:
+    """Warn the director that a coming shift has no available peer."""
+    return f"{team}: no peer is available for the shift starting {start}. Please arrange cover."
+
+
+def opted_out(name: str) -> str:
+    """Tell the director a member opted out of texts."""
+    return f"{name} opted out of texts from the support line and can't be paged until they text START."
+
+
+def help_text(role: str) -> str:
+    """List the commands a member may use."""
+    lines = ["1/2 [CODE] accept/pass", "DONE CODE [area] [OT]", "RELEASE CODE", "WHO", "TALK"]
+    if role == "peer":
+        lines.insert(3, "AWAY [2d]/BACK")
+    if role in ("dispatch", "director"):
+        lines += ["PAGE note", "DEBRIEF [#skill] note"]
+    return "Commands: " + "; ".join(lines) + ". PRIVACY: what we keep."
+
+
+# --- voice: spoken prompts (codes letter by letter) and the text a member gets after taking a call ---
+
+VOICE_CRISIS = (
+    "If you are in immediate danger, hang up and call 911. "
+    "The 988 Suicide and Crisis Lifeline is there day and night: call or text 9 8 8."
+)
+_WHAT = {"support": "Peer support request", "dispatch": "Dispatch page", "debrief": "Debrief call-out"}
+
+
+def voice_greeting(team: str) -> str:
+    """Greet a caller to the support line while the first peer's phone rings."""
+    return f"{team}. This call is confidential. We're connecting you with a peer, please stay on the line."
+
+
+def voice_still_trying() -> str:
+    """Reassure the caller between two callees."""
+    return "Still reaching a peer for you, please stay on the line."
+
+
+def voice_whisper() -> str:
+    """Tell a callee, before the caller is connected, what the call is and how to take it."""
+    return "Peer support call from the support line. Press 1 to accept."
+
+
+def voice_connecting() -> str:
+    """Tell a callee who pressed 1 that the caller is being connected."""
+    return "Connecting you now."
+
+
+def voice_unanswered(callback: bool) -> str:
+    """Tell a caller nobody could be reached: the crisis lines, and whether a peer will text back."""
+    then = (
+        "A peer will text you back at this number soon."
+        if callback
+        else "Your number was withheld, so please call again or text this number."
+    )
+    return f"We couldn't reach a peer right now. {VOICE_CRISIS} {then}"
+
+
+def voice_busy() -> str:
+    """Answer a caller when the line is flooded: the crisis lines, at once."""
+    return f"The support line is very busy right now. {VOICE_CRISIS}"
+
+
+def voice_page(code: str, kind: str) -> str:
+    """Page a member by phone: the request waiting, and the digits that answer it."""
+    what = f"{_WHAT[kind]} {spoken(code)}"
+    return f"This is the peer support line. {what} is waiting. Press 1 to accept, 2 to pass."
+
+
+def voice_accepted(code: str) -> str:
+    """Confirm a 1 pressed on a page call; the details follow by text."""
+    return f"Thank you. You have request {spoken(code)}. We're texting you the details now."
+
+
+def voice_declined(code: str) -> str:
+    """Confirm a 2 pressed on a page call."""
+    return f"Thank you, you passed on request {spoken(code)}. We'll page the next person."
+
+
+def voice_yours(code: str) -> str:
+    """Answer a page call for a request the member already holds."""
+    return f"You already have request {spoken(code)}. Thank you."
+
+
+def voice_taken(code: str, name: str) -> str:
+    """Tell a member on a page call that someone else took the request."""
+    return f"Request {spoken(code)} is already with {name}. Thank you."
+
+
+def voice_not_waiting(code: str) -> str:
+    """Tell a member on a page call that the request no longer needs an answer."""
+    return f"Request {spoken(code)} is no longer waiting. Thank you."
+
+
+def call_taken(code: str, contact: str | None) -> str:
+    """Text a member who took a call its code (to close it) and the caller's number (if the call drops)."""
+    number = f"If the call drops, their number is {contact}." if contact else "Their number was withheld."
+    return f"You took call {code}. {number} When finished reply DONE {code} and an area, e.g. work."
+
+
+# --- debriefs: critical-incident call-outs of the whole team ---
+
+
+def debrief_started(code: str, by: str, skill: str | None, paged: int, note: str) -> str:
+    """Tell the director a debrief was called, by whom, for whom and why."""
+    whom = f"#{skill} peers" if skill else "all peers"
+    return f"DEBRIEF {code} called by {by} ({whom}, {paged} paged): {note}"
+
+
+def debrief_yes(code: str, note: str | None, contact: str | None) -> str:
+    """Thank a member who will respond to a debrief, with the note and whom to call."""
+    return f"Thanks, you're responding to DEBRIEF {code}: {note or 'no note'}. Call {contact or 'dispatch'}."
+
+
+def debrief_no(code: str) -> str:
+    """Confirm that a member is unable to respond to a debrief."""
+    return f"Thanks, noted you're unable for DEBRIEF {code}. Reply 1 {code} if that changes."
+
+
+def debrief_over(code: str) -> str:
+    """Answer a late reply to a debrief that has ended."""
+    return f"DEBRIEF {code} is over. Thank you."
+
+
+def debrief_own(code: str) -> str:
+    """Answer the member who called a debrief and then replies to it."""
+    return f"You called DEBRIEF {code}; you get the tally. DONE {code} ends it."
+
+
+def debrief_not_yours(code: str) -> str:
+    """Refuse DONE on a debrief from anyone but the one who called it."""
+    return f"Only the one who called DEBRIEF {code} can end it."
+
+
+def debrief_unknown_skill(skill: str, known: Sequence[str]) -> str:
+    """Refuse a DEBRIEF #SKILL that no active peer has."""
+    listed = ", ".join(f"#{s}" for s in known) if known else "none"
+    return f"No active peer has #{skill}. Skills: {listed}. DEBRIEF without #skill pages every peer."
+
+
+def debrief_tally(code: str, yes: Sequence[str], unable: int, waiting: int, limit: int = 300) -> str:
+    """Tell the initiator who responds: "3 responding: Rivera, Chen, Ortiz; 1 unable; 4 no answer yet"."""
+    names = list(yes)
+    shown = ", ".join(names)
+    while len(shown) > limit and len(names) > 1:  # a big team: name the first and count the rest
+        names.pop()
+        shown = ", ".join(names) + f" +{len(yes) - len(names)} more"
+    text = f"DEBRIEF {code}: {len(yes)} responding" + (f": {shown}" if yes else "") + f"; {unable} unable"
+    return text + (f"; {waiting} no answer yet." if waiting else ".")
+
+
+def debrief_widened(code: str, yes: int, needed: int, whom: str, count: int) -> str:
+    """Tell the initiator and director that too few said yes and more members are being paged."""
+    return f"DEBRIEF {code}: {yes} of {needed} needed responding; now also paging {whom} ({count} more)."
+
+
+def debrief_short(code: str, yes: int, needed: int) -> str:
+    """Tell the initiator and director that everyone was paged and still too few said yes."""
+    return f"DEBRIEF {code}: {yes} of {needed} needed responding, and everyone we can reach has been paged."
+
+
+def debrief_closed(tally: str) -> str:
+    """Give the final tally when a debrief ends."""
+    return f"Ended. {tally}"

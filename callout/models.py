@@ -1,0 +1,278 @@
+"""The database: teams, members, rotation, requests, pages and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as naive UTC; read them back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC; reject naive ones."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to a stored naive datetime."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every Callout table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+ROLES = ("peer", "psychologist", "director", "dispatch")
+
+
+class Team(Base):
+    """A peer support team, reached through its own support number."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    support_number: Mapped[str] = mapped_column(String(20), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    handoff: Mapped[str] = mapped_column(String(5))
+    # Rotation anchor: on the shift that starts on anchor_shift (local date), the member
+    # anchor_member_id is primary. Re-anchored on every roster change so nobody's shift moves.
+    anchor_shift: Mapped[date | None] = mapped_column(Date, default=None)
+    anchor_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", use_alter=True, name="fk_team_anchor_member"), default=None
+    )
+
+    members: Mapped[list[Member]] = relationship(
+        back_populates="team", foreign_keys="Member.team_id", order_by="Member.position"
+    )
+
+
+class Member(Base):
+    """A person on a team's roster: a peer, the psychologist, the director or dispatch."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("team_id", "phone", name="uq_member_team_phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    away_until: Mapped[datetime | None] = mapped_column(default=None)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    team: Mapped[Team] = relationship(back_populates="members", foreign_keys=[team_id])
+
+
+class Override(Base):
+    """A shift swap: member is primary from starts_at to ends_at."""
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    member: Mapped[Member] = relationship()
+
+
+class Request(Base):
+    """A request for support, a dispatch page or a debrief call-out; anonymous once purged."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        Index("ix_requests_due", "status", "step_deadline"),
+        Index("ix_requests_team_code", "team_id", "code"),
+        # One open support request per sender: two texts handled at once by two processes can't both open one.
+        Index(
+            "uq_requests_open_contact",
+            "team_id",
+            "contact_key",
+            unique=True,
+            sqlite_where=text("status = 'open' AND contact_key IS NOT NULL"),
+            postgresql_where=text("status = 'open' AND contact_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    code: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))  # support | dispatch | debrief
+    channel: Mapped[str] = mapped_column(String(8))  # sms | voice | api
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|accepted|exhausted|closed
+    # Contact details: Fernet ciphertext, erased by the purge. contact_key is a keyed hash
+    # (HMAC under data_key) that finds a sender's open request without storing the number.
+    contact_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    contact_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    note_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    # The dispatcher or director who raised a page or debrief (never set for support requests).
+    initiator_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    skill: Mapped[str | None] = mapped_column(String(64), default=None)
+    opened_at: Mapped[datetime]
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    step_deadline: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    accepted_channel: Mapped[str | None] = mapped_column(String(8), default=None)
+    exhausted_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    content_area: Mapped[str | None] = mapped_column(String(40), default=None)
+    overtime: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    purge_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
+    tally_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    tally_dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    team: Mapped[Team] = relationship()
+    accepted_by: Mapped[Member | None] = relationship(foreign_keys=[accepted_by_id])
+    initiator: Mapped[Member | None] = relationship(foreign_keys=[initiator_id])
+    pages: Mapped[list[Page]] = relationship(back_populates="request", order_by="Page.id")
+
+
+class Page(Base):
+    """One member paged for one step of a request, and what became of it."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("request_id", "member_id", "step", name="uq_page_request_member_step"),
+        Index("ix_pages_call_due", "state", "call_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(16))  # peer | fallback | debrief
+    paged_at: Mapped[datetime]
+    # pending | accepted | declined | timeout | failed | stood_down | released | closed
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    answer_channel: Mapped[str | None] = mapped_column(String(8), default=None)
+    call_at: Mapped[datetime | None] = mapped_column(default=None)
+    called_at: Mapped[datetime | None] = mapped_column(default=None)
+    call_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    delivery_status: Mapped[str | None] = mapped_column(String(20), default=None)
+
+    request: Mapped[Request] = relationship(back_populates="pages")
+    member: Mapped[Member] = relationship()
+
+
+class Outbox(Base):
+    """A message or call waiting to be handed to the transport; its address and text are encrypted."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), default=None, index=True)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), default=None)
+    channel: Mapped[str] = mapped_column(String(8))  # sms | call
+    purpose: Mapped[str] = mapped_column(String(24))  # page | notice | requester | call
+    to_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    body_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    validity: Mapped[int | None] = mapped_column(Integer, default=None)
+    # pending | sending | sent | delivered | failed | expired
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    provider_sid: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    error: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime]
+
+
+class InboundSeen(Base):
+    """A hash of an inbound MessageSid already processed (so a retry is processed once)."""
+
+    __tablename__ = "inbound_seen"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class JobRun(Base):
+    """One firing of a cron job, claimed by exactly one process."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ran_at: Mapped[datetime]
+
+
+class ProviderRecord(Base):
+    """The provider's id of a message or call about a request, encrypted; deleted there after the purge."""
+
+    __tablename__ = "provider_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Set while the request lives; cleared at the purge, when the record is queued for deletion.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), default=None, index=True)
+    sid_enc: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    created_at: Mapped[datetime]
+
+
+class VoiceHunt(Base):
+    """A call to the support line hunting the on-call list one callee at a time; anonymous once it ends."""
+
+    __tablename__ = "voice_hunts"
+    __table_args__ = (Index("ix_voice_hunts_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The opaque id in our action URLs (never a phone number).
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    # A digest of the CallSid, so a retried webhook continues the same hunt; erased when the hunt ends.
+    call_sid_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    # Ids of the members to ring, in order, fixed when the call came in; position is the one ringing now.
+    members: Mapped[list[int]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # dialing | accepted | callback (nobody accepted, a text request opened) | missed (withheld) | abandoned
+    status: Mapped[str] = mapped_column(String(16), default="dialing")
+    # The caller's number as Fernet ciphertext while the hunt runs; erased when it ends.
+    caller_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), default=None)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    team: Mapped[Team] = relationship()
+    request: Mapped[Request | None] = relationship()

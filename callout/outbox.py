@@ -1,0 +1,151 @@
+"""The outbox: messages and calls written in the same transaction as the change that causes them.
+
+Rows are claimed by one sender with a conditional update, so a restart never loses one and two
+processes never send the same one. Addresses and texts are encrypted, and erased once sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from callout.env import Env
+from callout.models import Member, Outbox, Page, Request, Team
+
+MAX_ATTEMPTS = 5
+STUCK_AFTER = timedelta(seconds=60)  # a claim older than this belonged to a process that died
+
+
+def enqueue_sms(
+    session: Session,
+    env: Env,
+    now: datetime,
+    team: Team,
+    to: str,
+    body: str,
+    *,
+    purpose: str,
+    request: Request | None = None,
+    page: Page | None = None,
+    validity: timedelta | None = None,
+) -> Outbox:
+    """Queue an SMS; purpose "requester" asks the provider to keep neither text nor address."""
+    row = Outbox(
+        team_id=team.id,
+        request_id=request.id if request else None,
+        page_id=page.id if page else None,
+        channel="sms",
+        purpose=purpose,
+        to_enc=env.vault.encrypt(to),
+        body_enc=env.vault.encrypt(body),
+        validity=int(validity.total_seconds()) if validity else None,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def notify(
+    session: Session, env: Env, now: datetime, member: Member, body: str, request: Request | None = None
+) -> None:
+    """Queue a notice to a member (not a page), unless they opted out of texts."""
+    if not member.opted_out:
+        enqueue_sms(session, env, now, member.team, member.phone, body, purpose="notice", request=request)
+
+
+def enqueue_call(session: Session, env: Env, now: datetime, page: Page) -> Outbox:
+    """Queue a call to a paged member; its TwiML is served for this page."""
+    row = Outbox(
+        team_id=page.request.team_id,
+        request_id=page.request_id,
+        page_id=page.id,
+        channel="call",
+        purpose="call",
+        to_enc=env.vault.encrypt(page.member.phone),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def claim(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    """Claim due rows for this sender; return their ids (each claimed by exactly one sender)."""
+    due = session.scalars(
+        select(Outbox.id)
+        .where(
+            or_(
+                (Outbox.status == "pending") & (Outbox.next_attempt_at <= now),
+                (Outbox.status == "sending") & (Outbox.claimed_at < now - STUCK_AFTER),
+            )
+        )
+        .order_by(Outbox.id)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for outbox_id in due:
+        result = session.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == outbox_id,
+                or_(
+                    Outbox.status == "pending",
+                    (Outbox.status == "sending") & (Outbox.claimed_at < now - STUCK_AFTER),
+                ),
+            )
+            .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(outbox_id)
+    return claimed
+
+
+def mark_sent(row: Outbox, now: datetime, sid: str) -> None:
+    """Record a send and erase the address and text."""
+    row.status = "sent"
+    row.sent_at = now
+    row.provider_sid = sid
+    row.to_enc = None
+    row.body_enc = None
+
+
+def retry_or_fail(row: Outbox, now: datetime, error: str) -> bool:
+    """Schedule another try with backoff; return False when it has failed for good."""
+    row.error = error[:200]
+    backoff = timedelta(seconds=2 ** (row.attempts - 1))
+    expires = row.created_at + timedelta(seconds=row.validity) if row.validity else None
+    if row.attempts >= MAX_ATTEMPTS or (expires is not None and now + backoff >= expires):
+        fail(row, error)
+        return False
+    row.status = "pending"
+    row.next_attempt_at = now + backoff
+    return True
+
+
+def fail(row: Outbox, error: str) -> None:
+    """Mark a row failed for good and erase the address and text."""
+    row.status = "failed"
+    row.error = error[:200]
+    row.to_enc = None
+    row.body_enc = None
+
+
+def expire(row: Outbox) -> None:
+    """Drop a page whose step is over before it could be sent (it would arrive too late)."""
+    row.status = "expired"
+    row.to_enc = None
+    row.body_enc = None
+
+
+def in_flight(session: Session) -> bool:
+    """Tell whether some row is being handed to the provider right now (its sid not yet recorded)."""
+    return session.scalar(select(Outbox.id).where(Outbox.status == "sending").limit(1)) is not None
+
+
+def by_provider_sid(session: Session, sid: str) -> Outbox | None:
+    """Return the row the provider knows by this id."""
+    return session.scalar(select(Outbox).where(Outbox.provider_sid == sid))

@@ -1,0 +1,30 @@
+"""Phone numbers: parsed once at the edge into E.164, and kept so."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+class InvalidPhone(ValueError):
+    """A phone number that cannot be parsed, or that cannot exist."""
+
+
+def to_e164(text: str, region: str = "US") -> str:
+    """Return text as an E.164 number; raise InvalidPhone saying why it is not one."""
+    if not text or not text.strip():
+        raise InvalidPhone("no phone number given")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"{text!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def maybe_e164(text: str) -> str | None:
+    """Return text as E.164 if it is a valid number, else None (for numbers Twilio sends us)."""
+    try:
+        return to_e164(text)
+    except InvalidPhone:
+        return None

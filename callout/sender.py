@@ -1,0 +1,187 @@
+"""The sender: hands claimed outbox rows to the transport from a pool of threads, in parallel."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from callout import escalation, outbox, privacy
+from callout.conversation import opt_out
+from callout.db import transaction
+from callout.env import Env
+from callout.models import Outbox, Page, Team
+from callout.transport import Call, Sms, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+class Sender:
+    """Send due outbox rows as soon as they are written (wake) and on every tick (drain)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        env: Env,
+        transport: Transport,
+        *,
+        workers: int = 16,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.env = env
+        self.transport = transport
+        self.clock = clock
+        self.public_url = env.config.server.public_url
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callout-send")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._drain_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the background loop that drains the outbox whenever woken (and at least every second)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="callout-sender", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop and wait for sends in flight."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
+
+    def wake(self) -> None:
+        """Ask the loop to drain now (called after a commit that queued messages)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.drain()
+            except Exception:  # the loop must survive a database hiccup; the next wake retries
+                log.exception("sender: draining the outbox failed")
+
+    def drain(self, wait: bool = False) -> int:
+        """Claim due rows and send them in parallel; with wait, return after they were handed over."""
+        with self._drain_lock, transaction(self.sessions) as session:
+            claimed = outbox.claim(session, self.clock())
+        futures = [self._pool.submit(self.send_one, outbox_id) for outbox_id in claimed]
+        if wait:
+            for future in futures:
+                future.result()
+        return len(claimed)
+
+    def relay(self, to: str, from_: str, body: str, request_id: int | None = None) -> None:
+        """Send a requester's words to a peer now, from memory: they are never written down."""
+        sms = Sms(
+            to=to, from_=from_, body=body, requester=True
+        )  # the provider keeps neither words nor number
+
+        def send() -> None:
+            try:
+                sid = self.transport.send_sms(sms)
+            except TransportError as exc:
+                log.warning("sender: a relay could not be sent (%s)", exc.code or "error")
+                return
+            if request_id is not None:  # so the provider's copy of the words can be deleted after the purge
+                with transaction(self.sessions) as session:
+                    privacy.remember(session, self.env, self.clock(), request_id, sid)
+
+        self._pool.submit(send)
+
+    def send_one(self, outbox_id: int) -> None:
+        """Send one claimed row and record the outcome; an undeliverable page advances its escalation."""
+        try:
+            self._send_one(outbox_id)
+        except Exception:
+            log.exception("sender: outbox %d failed unexpectedly", outbox_id)
+
+    def _send_one(self, outbox_id: int) -> None:
+        with transaction(self.sessions) as session:
+            row = session.get(Outbox, outbox_id)
+            if row is None or row.status != "sending":
+                return
+            page = session.get(Page, row.page_id) if row.page_id else None
+            if page is not None and page.state != "pending":
+                outbox.expire(row)  # the escalation moved on: a late page would only confuse
+                return
+            to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None
+            body = self.env.vault.decrypt(row.body_enc) if row.body_enc else None
+            if to is None or (row.channel == "sms" and body is None):
+                outbox.fail(row, "cannot decrypt (data_key changed?)")
+                return
+            team = session.get(Team, row.team_id)
+            assert team is not None
+            support_number = team.support_number
+        try:
+            sid = self._hand_over(row, to, support_number, body)
+        except TransportError as exc:
+            self._failed(outbox_id, exc, to)
+            return
+        with transaction(self.sessions) as session:
+            fresh = session.get(Outbox, outbox_id)
+            if fresh is not None:
+                outbox.mark_sent(fresh, self.clock(), sid)
+        log.info("sender: outbox %d (%s) handed over as %s", outbox_id, row.purpose, sid)
+
+    def _hand_over(self, row: Outbox, to: str, from_: str, body: str | None) -> str:
+        status_callback = f"{self.public_url}/twilio/status"
+        if row.channel == "call":
+            url = f"{self.public_url}/twilio/voice/page/{row.page_id}"
+            return self.transport.place_call(
+                Call(to=to, from_=from_, url=url, status_callback=status_callback)
+            )
+        assert body is not None
+        return self.transport.send_sms(
+            Sms(
+                to=to,
+                from_=from_,
+                body=body,
+                status_callback=status_callback,
+                validity=row.validity,
+                requester=row.purpose == "requester",
+            )
+        )
+
+    def _failed(self, outbox_id: int, exc: TransportError, to: str) -> None:
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            row = session.get(Outbox, outbox_id)
+            if row is None:
+                return
+            error = f"{exc.code or ''} {exc}".strip()
+            if exc.permanent:
+                outbox.fail(row, error)
+                gave_up = True
+            else:
+                gave_up = not outbox.retry_or_fail(row, now, error)
+            log.warning(
+                "sender: outbox %d %s: %s", outbox_id, "failed" if gave_up else "will retry", exc.code
+            )
+            if exc.opted_out and row.purpose != "requester":
+                team = session.get(Team, row.team_id)
+                assert team is not None
+                opt_out(session, self.env, now, team, to, "STOP")
+            if gave_up and row.page_id:
+                page = session.get(Page, row.page_id)
+                if page is not None and row.channel == "sms":
+                    escalation.delivery_failed(session, self.env, now, page, "failed")
+        self.wake()  # a failed page may have paged the next person

@@ -1,0 +1,56 @@
+"""The one interface through which Callout sends SMS and places calls (Twilio or the console)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class TransportError(Exception):
+    """A send that failed; permanent ones (an invalid number, an opted-out recipient) are never retried."""
+
+    def __init__(self, message: str, *, permanent: bool, code: int | None = None, opted_out: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+        self.opted_out = opted_out
+
+
+@dataclass(frozen=True)
+class Sms:
+    """An SMS to hand to the provider."""
+
+    to: str
+    from_: str
+    body: str
+    status_callback: str | None = None
+    validity: int | None = None  # seconds the carrier may keep trying; None for the provider's default
+    requester: bool = False  # sent to a requester: ask the provider to keep neither text nor address
+
+
+@dataclass(frozen=True)
+class Call:
+    """An outbound call whose TwiML is fetched from url."""
+
+    to: str
+    from_: str
+    url: str
+    status_callback: str | None = None
+    timeout: int = 30
+    machine_detection: bool = True
+
+
+class Transport(Protocol):
+    """Send SMS and place calls; return the provider's id; raise TransportError."""
+
+    def send_sms(self, sms: Sms) -> str:
+        """Hand one SMS to the provider and return its id."""
+        ...
+
+    def place_call(self, call: Call) -> str:
+        """Place one call and return its id."""
+        ...
+
+    def delete_records(self, sids: list[str]) -> list[str]:
+        """Delete the provider's records of these messages and calls; return the ids it could not delete."""
+        ...

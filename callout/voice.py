@@ -1,0 +1,349 @@
+"""The voice line: a call hunts the on-call list one callee at a time; paged members answer by phone.
+
+A hunt's state lives in the database (`VoiceHunt`), so any process can answer Twilio's next callback, and
+every callback is claimed with a conditional update on (hunt, status, position): a retried callback finds
+the hunt already moved and gets the same answer again. Nothing here renders TwiML: the functions return
+what the call should do next (`Ring`, `Unanswered`, `Over`, `Prompt`) and the webhook says it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callout import escalation, messages, privacy, rotation
+from callout.crypto import sid_hash
+from callout.env import Env
+from callout.models import Member, Page, Request, Team, VoiceHunt
+from callout.outbox import notify
+from callout.phones import maybe_e164
+
+log = logging.getLogger(__name__)
+
+RING_SECONDS = 20  # how long each callee's phone rings before the next one is tried
+ANSWER_SECONDS = 5  # how long a callee (or a paged member) has to press a key after the prompt
+STALE_AFTER = timedelta(hours=1)  # a hunt Twilio never called back about (the caller left at the greeting)
+# What Twilio sends as From when the caller withheld their number.
+WITHHELD = frozenset({"+266696687", "+7378742833", "+86282452253", "+2562533", "anonymous", "restricted"})
+MACHINES = ("machine", "fax")  # AnsweredBy values of a page call nobody can answer
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Ring the callee at position of the hunt, showing the support number as caller ID."""
+
+    token: str
+    position: int
+    number: str
+    support_number: str
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """Nobody accepted: give the crisis lines; callback tells whether a peer will text back."""
+
+    callback: bool
+
+
+@dataclass(frozen=True)
+class Over:
+    """Nothing more to say: the call was connected and ended, or the caller left."""
+
+
+Step = Ring | Unanswered | Over
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a paged member hears on a page call; with gather, a 1 or 2 is collected after it."""
+
+    text: str
+    gather: bool = False
+
+
+# --- calls to the support line ------------------------------------------------------------------
+
+
+def caller_id(from_: str | None) -> str | None:
+    """Return the caller's number as E.164, or None when it is withheld or not a phone number."""
+    if not from_ or from_.strip().lower() in WITHHELD:
+        return None
+    return maybe_e164(from_)
+
+
+def hunt_list(session: Session, env: Env, now: datetime, team: Team, caller: str | None) -> list[Member]:
+    """Return whom a call rings, in order: the peers an SMS request pages, then the fallback roles."""
+    policy = env.team(team).escalation
+    peers = [m for m in rotation.availability_list(session, team, now) if m.phone != caller]
+    fallback = [m for role in policy.fallback for m in rotation.fallback_members(session, team, role)]
+    order: list[Member] = []
+    for member in [*peers[: policy.peers], *fallback]:
+        if member.phone != caller and all(m.id != member.id for m in order):
+            order.append(member)
+    return order
+
+
+def start(session: Session, env: Env, now: datetime, team: Team, call_sid: str, caller: str | None) -> Step:
+    """Start hunting for a new call (a retried webhook continues its hunt); return what the call does."""
+    end_stale(session, now)
+    key = sid_hash(call_sid)
+    hunt = session.scalar(select(VoiceHunt).where(VoiceHunt.call_sid_hash == key))
+    if hunt is not None:
+        return current(session, hunt)
+    members = hunt_list(session, env, now, team, caller)
+    hunt = VoiceHunt(
+        token=secrets.token_urlsafe(16),
+        team=team,
+        call_sid_hash=key,
+        members=[m.id for m in members],
+        position=0,
+        status="dialing",
+        caller_enc=env.vault.encrypt(caller) if caller else None,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(hunt)
+    except IntegrityError:  # the same webhook, retried while the first was still being answered
+        found = session.scalar(select(VoiceHunt).where(VoiceHunt.call_sid_hash == key))
+        return current(session, found) if found is not None else Over()
+    log.info("voice: hunt %d for %s rings %d members", hunt.id, team.slug, len(members))
+    if not members:
+        return _unanswered(session, env, now, hunt, call_sid)
+    return current(session, hunt)
+
+
+def find(session: Session, token: str) -> VoiceHunt | None:
+    """Return the hunt our action URLs call token."""
+    return session.scalar(select(VoiceHunt).where(VoiceHunt.token == token))
+
+
+def current(session: Session, hunt: VoiceHunt) -> Step:
+    """Return what the call does in the hunt's present state (the answer to repeat on a retry)."""
+    if hunt.status == "dialing":
+        member = session.get(Member, hunt.members[hunt.position])
+        assert member is not None  # members are deactivated, never deleted
+        return Ring(hunt.token, hunt.position, member.phone, hunt.team.support_number)
+    if hunt.status in ("callback", "missed"):
+        return Unanswered(callback=hunt.status == "callback")
+    return Over()
+
+
+def dialed(
+    session: Session,
+    env: Env,
+    now: datetime,
+    token: str,
+    position: int,
+    caller_left: bool = False,
+    call_sid: str = "",
+) -> Step:
+    """Move on after the callee at position: ring the next, or end the hunt when nobody is left."""
+    hunt = find(session, token)
+    if hunt is None:
+        return Over()
+    claimed = session.execute(
+        update(VoiceHunt)
+        .where(VoiceHunt.id == hunt.id, VoiceHunt.status == "dialing", VoiceHunt.position == position)
+        .values(position=position + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(hunt)
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return Over() if caller_left else current(session, hunt)  # accepted, or a retried callback
+    if caller_left or hunt.position >= len(hunt.members):
+        step = _unanswered(session, env, now, hunt, call_sid)
+        return Over() if caller_left else step
+    return current(session, hunt)
+
+
+def whisper_due(session: Session, token: str, position: int) -> bool:
+    """Tell whether the callee at position is the one the hunt is ringing (so may take the call)."""
+    hunt = find(session, token)
+    return hunt is not None and hunt.status == "dialing" and hunt.position == position
+
+
+def answer(
+    session: Session, env: Env, now: datetime, token: str, position: int, digits: str, call_sid: str = ""
+) -> bool:
+    """Take the call for the callee at position if they pressed 1; return whether to connect them.
+
+    call_sid is the caller's call (Twilio's ParentCallSid of the callee's call).
+    """
+    hunt = find(session, token)
+    if hunt is None or digits.strip() != "1":
+        return False
+    claimed = session.execute(
+        update(VoiceHunt)
+        .where(VoiceHunt.id == hunt.id, VoiceHunt.status == "dialing", VoiceHunt.position == position)
+        .values(status="accepted", ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(hunt)
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return hunt.status == "accepted" and hunt.position == position  # a retried 1
+    member = session.get(Member, hunt.members[position])
+    assert member is not None
+    _record_acceptance(session, env, now, hunt, member, call_sid)
+    return True
+
+
+def _record_acceptance(
+    session: Session, env: Env, now: datetime, hunt: VoiceHunt, member: Member, call_sid: str
+) -> None:
+    """Record an accepted call as an SMS acceptance is recorded, and text the member its code."""
+    caller = env.vault.decrypt(hunt.caller_enc) if hunt.caller_enc else None
+    team = hunt.team
+    request = Request(
+        team=team,
+        code=escalation.new_code(session, team),
+        kind="support",
+        channel="voice",
+        status="accepted",
+        opened_at=hunt.created_at,
+        step=1,
+        contact_enc=env.vault.encrypt(caller) if caller else None,
+        contact_key=env.vault.lookup_key(caller) if caller else None,
+        accepted_at=now,
+        accepted_by=member,
+        accepted_channel="voice",
+    )
+    session.add(request)
+    tier = member.role if member.role in env.team(team).escalation.fallback else "peer"
+    # The accepting member's page: RELEASE hands the request back to the others, never to them.
+    page = Page(
+        request=request,
+        member=member,
+        step=1,
+        tier=tier,
+        paged_at=now,
+        state="accepted",
+        answered_at=now,
+        answer_channel="voice",
+    )
+    session.add(page)
+    session.flush()
+    _end(session, env, now, hunt, request, call_sid)
+    notify(session, env, now, member, messages.call_taken(request.code, caller), request)
+    log.info("request %s accepted by %s via voice", request.code, member.name)
+
+
+def _unanswered(session: Session, env: Env, now: datetime, hunt: VoiceHunt, call_sid: str) -> Step:
+    """End a hunt nobody accepted: open a text request to the caller, or count a withheld call."""
+    caller = env.vault.decrypt(hunt.caller_enc) if hunt.caller_enc else None
+    team = hunt.team
+    if caller:
+        request = escalation.live_request_of(session, env, team, caller)
+        if request is None:
+            try:
+                request = escalation.open_request(
+                    session, env, now, team, kind="support", channel="voice", contact=caller
+                )
+            except escalation.AlreadyOpen as race:
+                request = race.request
+            else:
+                if request.status == "open":
+                    escalation.tell_requester(session, env, now, request, messages.requester_ack(team.name))
+        hunt.status = "callback"
+    else:
+        request = _missed(session, env, now, hunt)
+        hunt.status = "missed"
+    _end(session, env, now, hunt, request, call_sid)
+    log.info("voice: hunt %d unanswered, request %s (%s)", hunt.id, request.code, hunt.status)
+    return Unanswered(callback=hunt.status == "callback")
+
+
+def _missed(session: Session, env: Env, now: datetime, hunt: VoiceHunt) -> Request:
+    """Record a withheld call nobody took, for the statistics only: nobody can call it back."""
+    request = Request(
+        team=hunt.team,
+        code=escalation.new_code(session, hunt.team),
+        kind="support",
+        channel="voice",
+        status="closed",
+        opened_at=hunt.created_at,
+        exhausted_at=now,
+        closed_at=now,
+        closed_reason="unanswered",
+        purge_at=now + env.config.privacy.purge_after,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def _end(session: Session, env: Env, now: datetime, hunt: VoiceHunt, request: Request, call_sid: str) -> None:
+    """Link a finished hunt to its request and forget the caller; the provider's log of the call goes too."""
+    hunt.request = request
+    privacy.remember(session, env, now, request.id, call_sid)
+    hunt.ended_at = now
+    hunt.caller_enc = None
+    hunt.call_sid_hash = None
+
+
+def end_stale(session: Session, now: datetime) -> int:
+    """Forget the callers of hunts Twilio never called back about (the caller hung up at the greeting)."""
+    result = session.execute(
+        update(VoiceHunt)
+        .where(VoiceHunt.status == "dialing", VoiceHunt.created_at < now - STALE_AFTER)
+        .values(status="abandoned", caller_enc=None, call_sid_hash=None, ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    if count:
+        log.info("voice: %d abandoned hunts ended", count)
+    return count
+
+
+# --- pages by phone (call_after) ------------------------------------------------------------------
+
+
+def page_prompt(session: Session, page_id: int, answered_by: str = "") -> Prompt:
+    """Return what a paged member hears when they pick up; a machine hears nothing and changes nothing."""
+    page = session.get(Page, page_id)
+    if page is None or answered_by.startswith(MACHINES):
+        return Prompt("")
+    request = page.request
+    if page.state in ("pending", "timeout") and request.status in ("open", "exhausted"):
+        return Prompt(messages.voice_page(request.code, request.kind), gather=True)
+    return _no_longer_waiting(page)
+
+
+def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits: str) -> Prompt:
+    """Act on a key pressed on a page call: 1 accepts and 2 passes, as by SMS; others ask again."""
+    page = session.get(Page, page_id)
+    if page is None:
+        return Prompt("")
+    request, member = page.request, page.member
+    key = digits.strip()[:1]
+    if key == "1":
+        if page.state == "accepted" or request.accepted_by_id == member.id:
+            return Prompt(messages.voice_accepted(request.code))  # a retried 1: the text is on its way
+        text = escalation.accept(session, env, now, member, request, channel="voice")
+        if request.kind != "debrief" and request.accepted_by_id != member.id:
+            return _no_longer_waiting(page)
+        notify(session, env, now, member, text, request)  # the number goes by text, never by voice
+        return Prompt(messages.voice_accepted(request.code))
+    if key == "2":
+        if page.state in ("pending", "timeout"):
+            escalation.decline(session, env, now, member, request, channel="voice")
+        if page.state == "declined":
+            return Prompt(messages.voice_declined(request.code))
+        return _no_longer_waiting(page)
+    return page_prompt(session, page_id)
+
+
+def _no_longer_waiting(page: Page) -> Prompt:
+    """Return what to tell a paged member when the page needs no answer any more."""
+    request = page.request
+    if request.accepted_by_id == page.member_id:
+        return Prompt(messages.voice_yours(request.code))
+    if request.accepted_by is not None:
+        return Prompt(messages.voice_taken(request.code, request.accepted_by.name))
+    return Prompt(messages.voice_not_waiting(request.code))

@@ -1,0 +1,53 @@
+"""The APScheduler jobs: each one line into the domain; the state they act on lives in the database."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from callout import housekeeping, privacy
+from callout.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 15
+
+
+def tick(rt: Runtime) -> None:
+    """Fire due escalation steps and calls."""
+    rt.run(housekeeping.tick)
+
+
+def slow(rt: Runtime) -> None:
+    """Send reminders, handoff notices and coverage warnings, and purge contact details."""
+    if rt.run(housekeeping.housekeeping):
+        privacy.scrub_sqlite(rt.engine)
+
+
+def provider_records(rt: Runtime) -> None:
+    """Delete purged requests' messages and calls at the provider, outside any transaction; retry failures."""
+    claimed = rt.run(privacy.due_deletions)
+    if claimed:
+        failed = rt.transport.delete_records([deletion.sid for deletion in claimed])
+        rt.run(lambda session, env, now: privacy.record_deletions(session, now, claimed, failed))
+
+
+def drain(rt: Runtime) -> None:
+    """Send whatever the outbox holds (retries, and rows another process queued)."""
+    rt.sender.drain()
+
+
+def start_scheduler(rt: Runtime) -> BackgroundScheduler:
+    """Start the jobs: the tick every [server] tick, housekeeping every 15 seconds."""
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+    )
+    interval = rt.config.server.tick.total_seconds()
+    scheduler.add_job(tick, "interval", seconds=interval, args=[rt], id="tick")
+    scheduler.add_job(drain, "interval", seconds=1, args=[rt], id="drain")
+    scheduler.add_job(slow, "interval", seconds=HOUSEKEEPING_SECONDS, args=[rt], id="housekeeping")
+    scheduler.add_job(provider_records, "interval", seconds=HOUSEKEEPING_SECONDS, args=[rt], id="provider")
+    scheduler.start()
+    log.info("scheduler started: tick every %.2fs", interval)
+    return scheduler

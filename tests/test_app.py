@@ -1,0 +1,55 @@
+"""The app factory and `callout serve`: start-up checks and health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RecordingTransport, make_config, make_member, team_table
+
+
+def test_healthz_is_ok_when_the_database_answers(app: Any) -> None:
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503  # no scheduler runs in this test app: a monitor must hear of it
+    assert "scheduler is not running" in response.get_json()["problems"]
+
+
+def test_healthz_turns_unhealthy_when_a_step_is_overdue(
+    database_url: str, transport: RecordingTransport, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from callout.models import Request, Team
+    from tests.conftest import TwilioClient
+    from webhooks import create_app
+
+    config = make_config(database_url, team_table(), server={"scheduler": False})
+    app = create_app(config, transport=transport, background=False)
+    rt = app.extensions["callout"]
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        rt.run(lambda s, e, n: make_member(s, s.scalar(select(Team)), "Rivera"))
+        TwilioClient(client).sms("+14325559876", "hello")
+        rt.run(lambda s, e, n: s.execute(update(Request).values(step_deadline=n - timedelta(minutes=2))))
+        response = client.get("/healthz")
+        assert response.status_code == 503 and "overdue" in response.get_json()["problems"][0]
+    finally:
+        rt.close()
+
+
+def test_a_bad_roster_file_stops_start_up_with_its_problems(
+    database_url: str, transport: RecordingTransport, tmp_path: Path
+) -> None:
+    from webhooks import create_app
+
+    roster = tmp_path / "roster.toml"
+    roster.write_text('[[members]]\nname = "A"\nphone = "12"\nrole = "peer"\n')
+    config = make_config(database_url, team_table(roster=str(roster)))
+    with pytest.raises(SystemExit) as stopped:
+        create_app(config, transport=transport, background=False)
+    assert "not a valid phone number" in str(stopped.value) or "phone" in str(stopped.value)

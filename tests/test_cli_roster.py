@@ -1,0 +1,267 @@
+"""The roster and oncall commands, through click's runner against a config file and a database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+import time_machine
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import callout.cli.roster  # noqa: F401  (registers the commands)
+from callout.cli import cli
+from callout.models import Member, Override
+from tests.conftest import NOW
+
+ROSTER = """
+[[members]]
+name = "Ofc. Dana Rivera"
+phone = "(432) 555-0101"
+role = "peer"
+skills = ["post-shooting"]
+
+[[members]]
+name = "Sgt. Lee Park"
+phone = "(432) 555-0102"
+role = "peer"
+
+[[members]]
+name = "Det. Kim Moss"
+phone = "(432) 555-0103"
+role = "peer"
+
+[[members]]
+name = "Dr. Ana Cruz"
+phone = "(432) 555-0104"
+role = "psychologist"
+
+[[members]]
+name = "Lt. Ray Ortiz"
+phone = "(432) 555-0105"
+role = "director"
+"""
+
+TEAM = """
+[[teams]]
+slug = "{slug}"
+name = "{slug} peer support"
+support_number = "+1432555{number}"
+timezone = "America/Chicago"
+handoff = "07:00"
+"""
+
+
+class Run(Protocol):
+    """Runs `callout --config CONFIG ARGS` at the test clock."""
+
+    def __call__(self, *args: str, config_path: Path = ...) -> Result: ...
+
+
+def write_config(tmp_path: Path, database_url: str, slugs: tuple[str, ...] = ("odessa",)) -> Path:
+    """Write a config file with these teams and return its path."""
+    teams = "".join(TEAM.format(slug=slug, number=f"{100 + i:04d}") for i, slug in enumerate(slugs))
+    path = tmp_path / "config.toml"
+    path.write_text(f'[server]\ndatabase_url = "{database_url}"\n{teams}')
+    return path
+
+
+@pytest.fixture
+def run(tmp_path: Path, database_url: str) -> Iterator[Run]:
+    """Return a function that runs `callout --config ... ARGS` at the test clock."""
+    config = write_config(tmp_path, database_url)
+    (tmp_path / "roster.toml").write_text(ROSTER)
+
+    def invoke(*args: str, config_path: Path = config) -> Result:
+        return CliRunner().invoke(cli, ["--config", str(config_path), *args])
+
+    with time_machine.travel(NOW, tick=False):
+        yield invoke
+
+
+def ok(result: Result) -> str:
+    """Assert the command succeeded and return its output."""
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def failed(result: Result, code: int = 2) -> str:
+    """Assert the command failed cleanly with code and return its error output."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, Exception)
+    return result.stderr
+
+
+def names(sessions: sessionmaker[Session], active: bool = True) -> list[str]:
+    """Return the names of members in position order."""
+    with sessions() as session:
+        query = select(Member).where(Member.active.is_(active)).order_by(Member.position)
+        return [m.name for m in session.scalars(query)]
+
+
+def test_it_imports_a_roster_and_prints_a_summary(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    output = ok(run("roster", "import", str(tmp_path / "roster.toml"), "--team", "odessa"))
+    assert "odessa: imported" in output and "5 added, 0 updated, 0 deactivated" in output
+    assert names(sessions) == [
+        "Ofc. Dana Rivera",
+        "Sgt. Lee Park",
+        "Det. Kim Moss",
+        "Dr. Ana Cruz",
+        "Lt. Ray Ortiz",
+    ]
+
+
+def test_it_reports_every_problem_and_changes_nothing(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,phone,role\nNew Peer,(432) 555-0199,peer\n,(432) 555-0198,peer\nX,12,cop\n")
+    errors = failed(run("roster", "import", str(bad)), code=1)
+    assert "3 problems; nothing was changed" in errors
+    assert "line 3: missing name" in errors
+    assert "line 4: phone: '12' is not a valid phone number" in errors
+    assert "line 4: unknown role 'cop'" in errors
+    assert "New Peer" not in names(sessions)
+    assert len(names(sessions)) == 5
+
+
+def test_it_reports_a_missing_roster_file(run: Run, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    assert failed(run("roster", "import", str(missing)), code=1).strip() == f"callout: {missing}: not found"
+
+
+def test_it_names_the_teams_when_the_team_is_unknown(run: Run, tmp_path: Path) -> None:
+    errors = failed(run("roster", "import", str(tmp_path / "roster.toml"), "--team", "midland"))
+    assert errors.strip() == "callout: unknown team 'midland' (teams: odessa)"
+
+
+def test_it_asks_for_a_team_when_several_are_configured(run: Run, tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, database_url, ("odessa", "midland"))
+    errors = failed(run("roster", "import", str(tmp_path / "roster.toml"), config_path=config))
+    assert "several teams are configured (odessa, midland): name one with --team" in errors
+    ok(run("roster", "import", str(tmp_path / "roster.toml"), "--team", "midland", config_path=config))
+    assert "midland peer support (midland): 5 active members" in ok(run("roster", "list", config_path=config))
+
+
+def test_it_lists_the_roster(run: Run, tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    with sessions.begin() as session:
+        lee = session.scalars(select(Member).where(Member.name == "Sgt. Lee Park")).one()
+        lee.away_until = NOW.replace(hour=20)
+    output = ok(run("roster", "list"))
+    assert "NAME" in output and "SKILLS" in output and "AWAY" in output
+    lines = output.splitlines()
+    dana = next(line for line in lines if "Dana" in line)
+    assert "peer" in dana and "+14325550101" in dana and "post-shooting" in dana and "yes" in dana
+    assert "away until Tue 2026-03-10 15:00 CDT" in next(line for line in lines if "Lee" in line)
+
+
+def test_it_shows_who_is_on_call_in_paging_order(run: Run, tmp_path: Path) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    output = ok(run("oncall"))
+    assert "shift: Tue 2026-03-10 07:00 CDT to Wed 2026-03-11 07:00 CDT" in output
+    assert (
+        output.index("1. Ofc. Dana Rivera") < output.index("2. Sgt. Lee Park") < output.index("3. Det. Kim")
+    )
+    assert "psychologist: Dr. Ana Cruz" in output and "director: Lt. Ray Ortiz" in output
+    tomorrow = ok(run("oncall", "--at", "2026-03-11T07:00"))
+    assert tomorrow.index("1. Sgt. Lee Park") < tomorrow.index("2. Det. Kim") < tomorrow.index("3. Ofc. Dana")
+    assert "1. Sgt. Lee Park" in ok(run("oncall", "--at", "2026-03-11T12:00:00Z"))
+
+
+def test_it_rejects_a_bad_moment_in_one_line(run: Run) -> None:
+    errors = failed(run("oncall", "--at", "tomorrow"))
+    assert errors.strip() == (
+        "callout: --at: expected an ISO-8601 date and time such as 2026-03-10T14:00, got 'tomorrow'"
+    )
+
+
+def test_it_checks_coming_shifts_for_gaps(run: Run, tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    assert "every shift in the next 3 days has an available peer" in ok(
+        run("oncall", "--check", "--days", "3")
+    )
+    with sessions.begin() as session:
+        for member in session.scalars(select(Member).where(Member.role == "peer")):
+            member.away_until = NOW.replace(day=11, hour=20)  # Wed 15:00 CDT
+    result = run("oncall", "--check", "--days", "3")
+    assert result.exit_code == 1
+    assert "odessa: 2 coming shifts with no available peer" in result.output
+    assert "Wed 2026-03-11 07:00 CDT to Thu 2026-03-12 07:00 CDT" in result.output
+
+
+def test_it_adds_lists_and_removes_overrides(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    added = ok(
+        run(
+            "oncall",
+            "override",
+            "--member",
+            "det. kim moss",
+            "--from",
+            "2026-03-10T09:00",
+            "--to",
+            "2026-03-10T19:00",
+        )
+    )
+    assert "is primary from Tue 2026-03-10 09:00 CDT to Tue 2026-03-10 19:00 CDT" in added
+    assert "1. Det. Kim Moss" in ok(run("oncall"))
+    listed = ok(run("oncall", "overrides"))
+    assert "Det. Kim Moss" in listed and "Tue 2026-03-10 19:00 CDT" in listed
+    with sessions() as session:
+        override_id = session.scalars(select(Override.id)).one()
+    assert "removed override" in ok(run("oncall", "override-remove", str(override_id)))
+    assert "1. Ofc. Dana Rivera" in ok(run("oncall"))
+    assert (
+        failed(run("oncall", "override-remove", str(override_id))).strip()
+        == f"callout: no override {override_id}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--member", "Nobody", "--from", "2026-03-10T09:00", "--to", "2026-03-10T19:00"],
+            "no active member",
+        ),
+        (
+            ["--member", "Dr. Ana Cruz", "--from", "2026-03-10T09:00", "--to", "2026-03-10T19:00"],
+            "not an active peer",
+        ),
+        (["--member", "Sgt. Lee Park", "--from", "10 March", "--to", "2026-03-10T19:00"], "--from: expected"),
+        (
+            ["--member", "Sgt. Lee Park", "--from", "2026-03-10T19:00", "--to", "2026-03-10T09:00"],
+            "end after",
+        ),
+    ],
+)
+def test_it_refuses_a_bad_override_in_one_line(
+    run: Run, tmp_path: Path, args: list[str], message: str
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    errors = failed(run("oncall", "override", *args))
+    assert message in errors and len(errors.strip().splitlines()) == 1
+
+
+def test_main_registers_the_roster_commands(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, database_url)
+    code = "from callout.cli import main; main(['--config', sys.argv[1], 'oncall', '--help'])"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sys; {code}", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "override-remove" in result.stdout

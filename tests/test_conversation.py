@@ -1,0 +1,215 @@
+"""Who texts what: every command of the SPEC's table through the real webhook, with a hand-moved clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from callout.housekeeping import housekeeping
+from callout.models import Member, Request, Team
+from tests.conftest import Clock, RecordingTransport, TwilioClient, make_member, send
+
+REQUESTER = "+14325559876"
+OTHER = "+14325559877"
+
+
+@pytest.fixture
+def team(rt: Any) -> dict[str, Member]:
+    with rt.sessions() as session, session.begin():
+        row = session.scalar(select(Team).where(Team.slug == "odessa"))
+        return {
+            "rivera": make_member(session, row, "Rivera"),
+            "chen": make_member(session, row, "Chen"),
+            "ortiz": make_member(session, row, "Ortiz"),
+            "patel": make_member(session, row, "Dr. Patel", role="psychologist"),
+            "nguyen": make_member(session, row, "Lt. Nguyen", role="director"),
+            "brooks": make_member(session, row, "Brooks", role="dispatch"),
+        }
+
+
+def text(twilio: TwilioClient, sender: str, body: str) -> str:
+    response = twilio.sms(sender, body)
+    assert response.status_code == 200
+    return str(response.get_data(as_text=True))
+
+
+def requests(rt: Any) -> list[Request]:
+    with rt.sessions() as session:
+        rows = list(session.scalars(select(Request).order_by(Request.id)).all())
+        for row in rows:
+            _ = row.accepted_by, list(row.pages)
+        return rows
+
+
+def test_privacy_answers_and_opens_nothing(rt: Any, twilio: TwilioClient, team: dict[str, Member]) -> None:
+    reply = text(twilio, REQUESTER, "PRIVACY")
+    assert "encrypted" in reply and "never stored" in reply
+    assert requests(rt) == []
+
+
+def test_a_follow_up_before_acceptance_reassures_and_pages_nobody_twice(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    reply = text(twilio, REQUESTER, "are you there?")
+    assert "still reaching a peer" in reply
+    send(rt)
+    assert len(requests(rt)) == 1 and len(transport.to(team["rivera"].phone)) == 1
+
+
+def test_follow_ups_after_acceptance_are_relayed_and_not_stored(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    send(rt)
+    code = requests(rt)[0].code
+    text(twilio, team["rivera"].phone, "1")
+    assert text(twilio, REQUESTER, "I'm at the lake") == '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    rt.sender.stop()  # wait for the relay, which goes from memory
+    assert f"{code}: I'm at the lake" in transport.to(team["rivera"].phone)
+
+
+def test_a_bare_answer_with_two_open_pages_asks_which(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, OTHER, "hello")
+    codes = [r.code for r in requests(rt)]
+    reply = text(twilio, team["rivera"].phone, "1")
+    assert "2 open pages" in reply and all(code in reply for code in codes)
+    reply = text(twilio, team["rivera"].phone, f"1 {codes[1]}")
+    assert OTHER in reply
+    reply = text(twilio, team["rivera"].phone, "yes")  # now only one is open for them
+    assert REQUESTER in reply
+
+
+def test_an_unknown_code_and_a_stranger_code_are_refused(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    code = requests(rt)[0].code
+    assert "No open request" in text(twilio, team["rivera"].phone, "1 KKKK")
+    assert "No open request" in text(twilio, team["chen"].phone, f"1 {code}")  # Chen was never paged
+    assert requests(rt)[0].status == "open"
+
+
+def test_done_with_an_unknown_area_lists_the_valid_ones(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    reply = text(twilio, team["rivera"].phone, "DONE gardening")
+    assert "critical-incident" in reply and requests(rt)[0].status == "accepted"
+    assert "not yours" in text(twilio, team["chen"].phone, f"DONE {requests(rt)[0].code}")
+    reply = text(twilio, team["rivera"].phone, f"DONE {requests(rt)[0].code} grief OT")
+    [request] = requests(rt)
+    assert request.status == "closed" and request.content_area == "grief" and request.overtime
+
+
+def test_release_hands_back_and_pages_the_next_person_at_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    assert "Released" in text(twilio, team["rivera"].phone, "RELEASE")
+    send(rt)
+    assert any("Reply 1" in b for b in transport.to(team["chen"].phone))
+    assert REQUESTER in text(twilio, team["chen"].phone, "1")
+    assert requests(rt)[0].accepted_by.name == "Chen"
+
+
+def test_away_skips_a_peer_until_back(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    assert "off the on-call list" in text(twilio, team["rivera"].phone, "AWAY 2d")
+    assert "AWAY takes" in text(twilio, team["chen"].phone, "AWAY soon")
+    assert "for peers" in text(twilio, team["nguyen"].phone, "AWAY")
+    text(twilio, REQUESTER, "hello")
+    send(rt)
+    assert transport.to(team["rivera"].phone) == [] and len(transport.to(team["chen"].phone)) == 1
+    assert "Welcome back" in text(twilio, team["rivera"].phone, "BACK")
+    text(twilio, OTHER, "hello")
+    send(rt)
+    assert len(transport.to(team["rivera"].phone)) == 1
+
+
+def test_who_names_the_people_on_call(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    reply = text(twilio, team["brooks"].phone, "WHO")
+    assert "On call now: Rivera, Chen, Ortiz" in reply and "Next shift" in reply
+
+
+def test_talk_opens_a_request_that_never_pages_the_member_themselves(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    assert "won't be paged" in text(twilio, team["rivera"].phone, "TALK")
+    send(rt)
+    assert transport.to(team["rivera"].phone) == []
+    assert len(transport.to(team["chen"].phone)) == 1
+    assert team["rivera"].phone in text(twilio, team["chen"].phone, "1")
+    text(twilio, team["rivera"].phone, "thanks, I'm at home")  # a member's own follow-up is relayed too
+    rt.sender.stop()
+    assert any("I'm at home" in b for b in transport.to(team["chen"].phone))
+
+
+def test_help_lists_the_commands_each_role_may_use(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    peer = text(twilio, team["rivera"].phone, "?")
+    dispatch = text(twilio, team["brooks"].phone, "HELP")
+    assert "AWAY" in peer and "DEBRIEF" not in peer
+    assert "DEBRIEF" in dispatch and "AWAY" not in dispatch
+    assert "Only dispatch" in text(twilio, team["rivera"].phone, "PAGE someone please")
+
+
+def test_page_from_dispatch_gives_the_peer_the_note_and_callback(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    reply = text(twilio, team["brooks"].phone, "PAGE Ofc. needs a call, at the hospital")
+    assert "Paging the on-call peer" in reply
+    send(rt)
+    accepted = text(twilio, team["rivera"].phone, "1")
+    assert "at the hospital" in accepted and team["brooks"].phone in accepted
+    send(rt)
+    assert any("Rivera accepted" in b for b in transport.to(team["brooks"].phone))
+    assert requests(rt)[0].kind == "dispatch"
+
+
+def test_an_opted_out_member_is_not_paged_and_the_director_is_told(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(team["rivera"].phone, "STOP", OptOutType="STOP")
+    send(rt)
+    assert any("opted out" in b for b in transport.to(team["nguyen"].phone))
+    text(twilio, REQUESTER, "hello")
+    send(rt)
+    assert transport.to(team["rivera"].phone) == []
+    twilio.sms(team["rivera"].phone, "START", OptOutType="START")
+    text(twilio, OTHER, "hello")
+    send(rt)
+    assert len(transport.to(team["rivera"].phone)) == 1
+
+
+def test_an_accepted_request_left_open_gets_a_reminder_then_closes_as_unspecified(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    clock.advance(hours=2, seconds=1)
+    rt.run(housekeeping)
+    send(rt)
+    assert any("Reminder" in b for b in transport.to(team["rivera"].phone))
+    clock.advance(hours=70)
+    rt.run(housekeeping)
+    [request] = requests(rt)
+    assert request.status == "closed" and request.closed_reason == "unspecified"
+
+
+def test_codes_are_unique_among_open_requests(rt: Any, twilio: TwilioClient, team: dict[str, Member]) -> None:
+    for i in range(40):
+        text(twilio, f"+1432555{6000 + i:04d}", "hello")
+    codes = [r.code for r in requests(rt)]
+    assert len(set(codes)) == 40

@@ -1,0 +1,166 @@
+"""End to end under production conditions: two processes on one database, and Twilio misbehaving."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callout.db import make_engine, make_sessionmaker
+from callout.models import Request
+from tests.e2e import Stack
+
+pytestmark = pytest.mark.e2e
+
+PEERS = [f"+1432555{n:04d}" for n in (2101, 2102, 2103)]
+PATEL, NGUYEN = "+14325552104", "+14325552105"
+CODE = re.compile(r"request ([A-Z0-9]{4})\. Reply 1")
+
+
+def make_stack(tmp_path: Path, database_url: str, timeout: str, **sections: dict[str, object]) -> Stack:
+    stack = Stack(
+        tmp_path,
+        database_url,
+        {
+            "ack_timeout": timeout,
+            "peers": 3,
+            "call_after": "0",
+            "fallback": ["psychologist", "director"],
+            "fallback_timeout": timeout,
+        },
+        **sections,
+    )
+    stack.roster(
+        [
+            ("Rivera", PEERS[0], "peer"),
+            ("Chen", PEERS[1], "peer"),
+            ("Ortiz", PEERS[2], "peer"),
+            ("Dr. Patel", PATEL, "psychologist"),
+            ("Lt. Nguyen", NGUYEN, "director"),
+        ]
+    )
+    return stack
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    stack = make_stack(tmp_path, database_url, "1s")
+    yield stack
+    stack.close()
+
+
+def codes_paged(stack: Stack, number: str) -> Counter[str]:
+    return Counter(m.group(1) for b in stack.bodies_to(number) if (m := CODE.search(b)))
+
+
+def test_two_processes_page_every_member_exactly_once_per_request(stack: Stack, database_url: str) -> None:
+    servers = stack.serve(2)
+    requesters = [f"+1432555{8000 + i:04d}" for i in range(12)]
+    for i, number in enumerate(requesters):
+        status, _ = stack.sms(number, "help", server=servers[i % 2])
+        assert status == 200
+    stack.wait(lambda: len(codes_paged(stack, NGUYEN)) == len(requesters), timeout=60)
+    time.sleep(1.5)  # let any duplicate that would come, come
+    for number in [*PEERS, PATEL, NGUYEN]:
+        paged = codes_paged(stack, number)
+        assert len(paged) == len(requesters), number
+        assert set(paged.values()) == {1}, f"{number} paged twice for one step: {paged}"
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            requests = session.scalars(select(Request)).all()
+            assert len(requests) == len(requesters)
+            assert {r.status for r in requests} == {"exhausted"}
+            for request in requests:
+                assert sorted(p.step for p in request.pages) == [1, 2, 3, 4, 5]
+    finally:
+        engine.dispose()
+
+
+def test_twilio_errors_are_retried_with_backoff_until_the_page_goes_out(
+    tmp_path: Path, database_url: str
+) -> None:
+    stack = make_stack(tmp_path, database_url, "20s")
+    try:
+        stack.serve()
+        stack.fake.fail_next(1, status=500)
+        stack.fake.fail_next(1, status=429, code=20429)
+        start = time.monotonic()
+        status, _ = stack.sms("+14325559876", "help")
+        assert status == 200 and time.monotonic() - start < 1.0  # the webhook never waits for Twilio
+        stack.wait(lambda: codes_paged(stack, PEERS[0]), timeout=10)
+        assert sum(codes_paged(stack, PEERS[0]).values()) == 1
+        assert not codes_paged(stack, PEERS[1])  # a retried page is not a failed one
+    finally:
+        stack.close()
+
+
+def test_twilio_unreachable_counts_as_failed_delivery_and_moves_on(tmp_path: Path, database_url: str) -> None:
+    from tests.e2e import free_port
+
+    stack = make_stack(
+        tmp_path, database_url, "3s", twilio={"api_base_url": f"http://127.0.0.1:{free_port()}"}
+    )
+    try:
+        stack.serve()
+        start = time.monotonic()
+        status, body = stack.sms("+14325559876", "help")
+        assert status == 200 and "988" in body and time.monotonic() - start < 1.0
+        engine = make_engine(database_url)
+
+        def failed_pages() -> int:
+            with make_sessionmaker(engine)() as session:
+                request = session.scalar(select(Request))
+                return sum(p.state == "failed" for p in request.pages) if request else 0
+
+        try:
+            stack.wait(lambda: failed_pages() >= 2, timeout=20)  # each peer's page failed, the next was paged
+        finally:
+            engine.dispose()
+    finally:
+        stack.close()
+
+
+def test_a_slow_twilio_does_not_block_the_webhook(tmp_path: Path, database_url: str) -> None:
+    stack = make_stack(tmp_path, database_url, "20s", twilio={"timeout": "1s"})
+    try:
+        stack.serve()
+        stack.fake.hang_next(1, 3.0)
+        started = time.monotonic()
+        stack.sms("+14325559876", "help")
+        status, _ = stack.sms("+14325559877", "help")
+        assert status == 200 and time.monotonic() - started < 1.0
+        stack.wait(
+            lambda: len(codes_paged(stack, PEERS[0])) == 2, timeout=15
+        )  # the timed-out send was retried
+    finally:
+        stack.close()
+
+
+def test_two_texts_from_one_sender_at_the_same_moment_open_one_request(
+    stack: Stack, database_url: str
+) -> None:
+    import threading
+
+    servers = stack.serve(2)
+    senders = [f"+1432555{8100 + i:04d}" for i in range(8)]
+
+    def text(number: str, server: object) -> None:
+        stack.sms(number, "hello", server=server)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=text, args=(n, s)) for n in senders for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            assert len(session.scalars(select(Request)).all()) == len(senders)
+    finally:
+        engine.dispose()

@@ -1,0 +1,291 @@
+"""Roster files: TOML and CSV parsing, every error with its position, and all-or-nothing imports."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callout import rotation
+from callout.config import Config
+from callout.models import Member, Team
+from callout.roster import (
+    RosterEntry,
+    RosterError,
+    import_configured_rosters,
+    import_roster,
+    load_roster_file,
+    parse_csv,
+    parse_toml,
+)
+from tests.conftest import make_config, team_table
+
+ROSTER = """
+[[members]]
+name = "Ofc. Dana Rivera"
+phone = "(432) 555-0101"
+role = "peer"
+skills = ["Post-Shooting", "grief"]
+
+[[members]]
+name = "Sgt. Lee Park"
+phone = "+1 432 555 0102"
+role = "peer"
+active = false
+
+[[members]]
+name = "Dr. Ana Cruz"
+phone = "432.555.0103"
+role = "psychologist"
+"""
+
+CSV = """name,phone,role,skills,active
+Ofc. Dana Rivera,(432) 555-0101,peer,post-shooting;grief,yes
+Sgt. Lee Park,+1 432 555 0102,Peer,,no
+
+Dr. Ana Cruz,432.555.0103,psychologist,debrief|grief,
+"""
+
+
+def entry(name: str, phone: str, role: str = "peer", skills: tuple[str, ...] = ()) -> RosterEntry:
+    """Return a checked roster entry."""
+    return RosterEntry(name=name, phone=phone, role=role, skills=skills)
+
+
+def members(session: Session, team: Team) -> list[Member]:
+    """Return the team's members in position order."""
+    query = select(Member).where(Member.team_id == team.id).order_by(Member.position)
+    return list(session.scalars(query))
+
+
+def primary_name(session: Session, team: Team, at: datetime) -> str | None:
+    """Return the name of the scheduled primary at at."""
+    primary = rotation.scheduled_primary(session, team, at)
+    return primary.name if primary else None
+
+
+def problems(error: pytest.ExceptionInfo[RosterError]) -> list[str]:
+    """Return the problems of a RosterError as text."""
+    return [str(problem) for problem in error.value.problems]
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_it_reads_a_toml_roster_into_e164_entries() -> None:
+    entries = parse_toml(ROSTER)
+    assert [(e.name, e.phone, e.role, e.skills, e.active) for e in entries] == [
+        ("Ofc. Dana Rivera", "+14325550101", "peer", ("post-shooting", "grief"), True),
+        ("Sgt. Lee Park", "+14325550102", "peer", (), False),
+        ("Dr. Ana Cruz", "+14325550103", "psychologist", (), True),
+    ]
+    assert entries[1].position == "members[1] (line 8)"
+
+
+def test_it_reads_a_csv_roster_with_the_same_columns() -> None:
+    entries = parse_csv(CSV)
+    assert [(e.name, e.phone, e.role, e.skills, e.active) for e in entries] == [
+        ("Ofc. Dana Rivera", "+14325550101", "peer", ("post-shooting", "grief"), True),
+        ("Sgt. Lee Park", "+14325550102", "peer", (), False),
+        ("Dr. Ana Cruz", "+14325550103", "psychologist", ("debrief", "grief"), True),
+    ]
+    assert [e.position for e in entries] == ["line 2", "line 3", "line 5"]
+
+
+def test_it_reports_every_problem_of_a_toml_roster_with_its_position() -> None:
+    text = """
+[[members]]
+phone = "432-555-0101"
+role = "peer"
+
+[[members]]
+name = "Bad Number"
+phone = "not a number"
+role = "peer"
+
+[[members]]
+name = "Impossible Number"
+phone = "+1 432 555"
+role = "peer"
+
+[[members]]
+name = "Twin"
+phone = "(432) 555-0101"
+role = "chaplain"
+active = "sometimes"
+emial = "x@example.org"
+
+[[members]]
+name = "Twin Again"
+phone = "+14325550101"
+role = "peer"
+"""
+    with pytest.raises(RosterError) as error:
+        parse_toml(text)
+    assert problems(error) == [
+        "members[0] (line 2): missing name",
+        "members[1] (line 6): phone: 'not a number' is not a phone number",
+        "members[2] (line 11): phone: '+1 432 555' is not a valid phone number",
+        "members[3] (line 16): unknown key 'emial' (expected name, phone, role, skills, active)",
+        "members[3] (line 16): unknown role 'chaplain' (expected peer, psychologist, director, dispatch)",
+        "members[3] (line 16): bad active value: expected true or false, got 'sometimes'",
+        "members[3] (line 16): duplicate phone +14325550101 (also members[0] (line 2))",
+        "members[4] (line 23): duplicate phone +14325550101 (also members[0] (line 2))",
+    ]
+
+
+def test_it_reports_every_problem_of_a_csv_roster_with_its_line() -> None:
+    text = (
+        "name,phone,role,active\n"
+        ",432-555-0101,peer,\n"
+        "X,123,peer,maybe\n"
+        "Y,(432) 555-0101,boss,\n"
+        "Z,4325550104,peer,yes,extra\n"
+    )
+    with pytest.raises(RosterError) as error:
+        parse_csv(text)
+    assert problems(error) == [
+        "line 2: missing name",
+        "line 3: phone: '123' is not a valid phone number",
+        "line 3: bad active value: expected true or false, got 'maybe'",
+        "line 4: unknown role 'boss' (expected peer, psychologist, director, dispatch)",
+        "line 4: duplicate phone +14325550101 (also line 2)",
+        "line 5: more values than columns",
+    ]
+
+
+def test_it_reports_unknown_and_missing_csv_columns() -> None:
+    with pytest.raises(RosterError) as error:
+        parse_csv("name,telephone,role\nA,4325550101,peer\n")
+    assert problems(error) == [
+        "line 1: unknown column 'telephone' (expected name, phone, role, skills, active)",
+        "line 1: missing column 'phone'",
+    ]
+
+
+def test_it_refuses_an_empty_roster() -> None:
+    with pytest.raises(RosterError, match="no members"):
+        parse_toml("# nobody yet\n")
+
+
+def test_it_reports_a_roster_that_is_not_toml() -> None:
+    with pytest.raises(RosterError, match="not valid TOML"):
+        parse_toml("[[members]\nname = ")
+
+
+def test_it_picks_the_parser_by_extension(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text(ROSTER)
+    (tmp_path / "r.CSV").write_text("\ufeff" + CSV)  # spreadsheets write a byte-order mark
+    assert load_roster_file(tmp_path / "r.toml") == parse_toml(ROSTER, str(tmp_path / "r.toml"))
+    assert [e.phone for e in load_roster_file(tmp_path / "r.CSV")] == [e.phone for e in parse_csv(CSV)]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing.toml", "file: not found"),
+        ("roster.xlsx", "unknown roster format '.xlsx'"),
+        ("dir.csv", "cannot be read"),
+    ],
+)
+def test_it_reports_a_file_it_cannot_use(tmp_path: Path, name: str, message: str) -> None:
+    (tmp_path / "roster.xlsx").write_text("x")
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(RosterError, match=message) as error:
+        load_roster_file(tmp_path / name)
+    assert str(error.value).startswith(str(tmp_path / name))
+
+
+# --- importing ----------------------------------------------------------------------------------
+
+
+def test_it_imports_members_in_file_order(session: Session, team: Team, now: datetime) -> None:
+    summary = import_roster(session, team, parse_toml(ROSTER), now)
+    assert summary.added == ["Ofc. Dana Rivera", "Sgt. Lee Park", "Dr. Ana Cruz"]
+    rows = members(session, team)
+    assert [(m.name, m.phone, m.role, m.skills, m.active, m.position) for m in rows] == [
+        ("Ofc. Dana Rivera", "+14325550101", "peer", ["post-shooting", "grief"], True, 0),
+        ("Sgt. Lee Park", "+14325550102", "peer", [], False, 1),
+        ("Dr. Ana Cruz", "+14325550103", "psychologist", [], True, 2),
+    ]
+    assert rotation.scheduled_primary(session, team, now) == rows[0]
+
+
+def test_it_updates_by_phone_and_deactivates_members_left_out(
+    session: Session, team: Team, now: datetime
+) -> None:
+    import_roster(session, team, parse_toml(ROSTER), now)
+    dana = members(session, team)[0]
+    summary = import_roster(
+        session,
+        team,
+        [
+            entry("Dr. Ana Cruz", "+14325550103", "psychologist"),
+            entry("Cpl. Dana Rivera", "+14325550101", skills=("grief",)),
+            entry("Ofc. New Peer", "+14325550199"),
+        ],
+        now + timedelta(days=1),
+    )
+    assert (summary.added, summary.updated, summary.deactivated, summary.unchanged) == (
+        ["Ofc. New Peer"],
+        ["Cpl. Dana Rivera"],
+        [],  # Sgt. Park was inactive already
+        ["Dr. Ana Cruz"],
+    )
+    rows = members(session, team)
+    assert [(m.name, m.position, m.active) for m in rows] == [
+        ("Dr. Ana Cruz", 0, True),
+        ("Cpl. Dana Rivera", 1, True),
+        ("Ofc. New Peer", 2, True),
+        ("Sgt. Lee Park", 3, False),
+    ]
+    assert rows[1].id == dana.id and rows[1].skills == ["grief"]
+    summary = import_roster(session, team, [entry("Ofc. New Peer", "+14325550199")], now)
+    assert summary.deactivated == ["Dr. Ana Cruz", "Cpl. Dana Rivera"]
+
+
+def test_it_reactivates_a_member_back_in_the_file(session: Session, team: Team, now: datetime) -> None:
+    import_roster(session, team, parse_toml(ROSTER), now)
+    summary = import_roster(session, team, [entry("Sgt. Lee Park", "+14325550102")], now)
+    assert summary.updated == ["Sgt. Lee Park"]
+    assert [m.name for m in members(session, team) if m.active] == ["Sgt. Lee Park"]
+
+
+def test_it_keeps_who_is_on_call_when_the_file_reorders_the_peers(
+    session: Session, team: Team, now: datetime
+) -> None:
+    crew = [entry(f"Peer {i}", f"+1432555{i + 110:04d}") for i in range(4)]
+    import_roster(session, team, crew, now - timedelta(days=2))  # Peer 2 is primary now
+    assert primary_name(session, team, now) == "Peer 2"
+    import_roster(session, team, list(reversed(crew)), now)
+    assert primary_name(session, team, now) == "Peer 2"
+    assert primary_name(session, team, now + timedelta(days=1)) == "Peer 1"  # the file's order from now on
+
+
+def test_it_changes_nothing_when_the_file_has_a_bad_entry(
+    session: Session, team: Team, now: datetime, tmp_path: Path
+) -> None:
+    import_roster(session, team, parse_toml(ROSTER), now)
+    session.commit()
+    before = [(m.name, m.phone, m.active, m.position) for m in members(session, team)]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(ROSTER.replace('role = "psychologist"', 'role = "chaplain"').replace("Dana", "Dane"))
+    with pytest.raises(RosterError):
+        import_roster(session, team, load_roster_file(bad), now)
+    with pytest.raises(RosterError, match="duplicate phone"):
+        import_roster(session, team, [entry("A", "+14325550101"), entry("B", "+14325550101")], now)
+    assert [(m.name, m.phone, m.active, m.position) for m in members(session, team)] == before
+    assert not session.new and not session.dirty
+
+
+def test_it_imports_each_configured_roster(
+    session: Session, team: Team, now: datetime, tmp_path: Path
+) -> None:
+    (tmp_path / "roster-odessa.toml").write_text(ROSTER)
+    config: Config = make_config("sqlite://", team_table(roster=str(tmp_path / "roster-odessa.toml")))
+    summaries = import_configured_rosters(session, config, now)
+    assert summaries["odessa"].added == ["Ofc. Dana Rivera", "Sgt. Lee Park", "Dr. Ana Cruz"]
+    assert len(members(session, team)) == 3

@@ -1,0 +1,88 @@
+"""The SMS line through the real webhook and engine, with a recording transport and a hand-driven clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from callout.models import Member, Request, Team
+from tests.conftest import Clock, RecordingTransport, TwilioClient, make_member, send, tick
+
+REQUESTER = "+14325559876"
+
+
+@pytest.fixture
+def roster(rt: Any) -> dict[str, Member]:
+    with rt.sessions() as session, session.begin():
+        team = session.scalar(select(Team).where(Team.slug == "odessa"))
+        members = {
+            "rivera": make_member(session, team, "Rivera"),
+            "chen": make_member(session, team, "Chen"),
+            "ortiz": make_member(session, team, "Ortiz"),
+            "patel": make_member(session, team, "Dr. Patel", role="psychologist"),
+            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
+        }
+    return members
+
+
+def test_it_acknowledges_and_pages_the_primary_at_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    response = twilio.sms(REQUESTER, "I need to talk to someone")
+    assert response.status_code == 200
+    assert "988" in response.get_data(as_text=True) and "911" in response.get_data(as_text=True)
+    send(rt)
+    pages = transport.to(roster["rivera"].phone)
+    assert len(pages) == 1 and "Reply 1 to accept, 2 to pass" in pages[0]
+    assert "I need to talk" not in pages[0] and REQUESTER not in pages[0]
+
+
+def test_it_walks_the_whole_escalation_to_acceptance(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    clock.advance(minutes=5, seconds=1)
+    tick(rt)
+    assert len(transport.to(roster["chen"].phone)) == 1
+    reply = twilio.sms(roster["chen"].phone, "2")
+    assert "passed" in reply.get_data(as_text=True)
+    send(rt)
+    assert len(transport.to(roster["ortiz"].phone)) == 1
+    clock.advance(minutes=5, seconds=1)
+    tick(rt)
+    assert len(transport.to(roster["patel"].phone)) == 1
+    reply = twilio.sms(roster["patel"].phone, "YES")
+    assert REQUESTER in reply.get_data(as_text=True)
+    send(rt)
+    assert any("has your request" in b for b in transport.to(REQUESTER))
+    assert any("Stand down" in b for b in transport.to(roster["rivera"].phone))
+    late = twilio.sms(roster["ortiz"].phone, "1")
+    assert "Dr. Patel" in late.get_data(as_text=True)
+    done = twilio.sms(roster["patel"].phone, "DONE work OT")
+    assert "Closed" in done.get_data(as_text=True)
+    with rt.sessions() as session:
+        request = session.scalar(select(Request))
+        assert request.status == "closed" and request.content_area == "work" and request.overtime
+        assert request.accepted_by.name == "Dr. Patel"
+
+
+def test_it_exhausts_with_crisis_lines_and_alerts_the_director(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    for _ in range(3):
+        clock.advance(minutes=5, seconds=1)
+        tick(rt)
+    for _ in range(2):
+        clock.advance(minutes=10, seconds=1)
+        tick(rt)
+    assert any("988" in b for b in transport.to(REQUESTER))
+    assert any("ALERT" in b for b in transport.to(roster["nguyen"].phone))
+    with rt.sessions() as session:
+        assert session.scalar(select(Request)).status == "exhausted"
+    reply = twilio.sms(roster["rivera"].phone, "1")
+    assert REQUESTER in reply.get_data(as_text=True)

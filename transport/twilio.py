@@ -1,0 +1,165 @@
+"""The Twilio transport: the only module that talks to Twilio's REST API (through the twilio SDK)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from callout.config import TwilioConfig
+from callout.transport import Call, Sms, TransportError
+
+log = logging.getLogger(__name__)
+
+# Twilio accepts a ValidityPeriod of 1 to 36,000 seconds (10 hours); see its error 21624.
+MIN_VALIDITY = 1
+MAX_VALIDITY = 36_000
+
+OPTED_OUT = 21610  # the recipient replied STOP to this sender
+# Numbers that will never take a message or call: retrying cannot help.
+RETENTION_UNAVAILABLE = frozenset(
+    {30029, 30030}
+)  # ContentRetention/AddressRetention without Message Redaction
+PERMANENT_CODES = frozenset(
+    {
+        21211,  # invalid 'To' phone number
+        21214,  # 'To' phone number cannot be reached (calls)
+        21215,  # geo permissions do not allow calling this number
+        21217,  # phone number does not appear to be valid (calls)
+        21219,  # 'To' number not verified (trial account, calls)
+        21408,  # SMS permission not enabled for the region
+        21608,  # 'To' number not verified (trial account, SMS)
+        21612,  # 'To' number is not reachable by SMS from this sender
+        21614,  # 'To' number is not a valid mobile number (landline or invalid)
+        21635,  # 'To' number is a landline
+        30003,  # unreachable handset
+        30005,  # unknown or inactive destination
+        30006,  # landline or unreachable carrier
+    }
+)
+# Errors that arrive with a 4xx status but go away on their own.
+TRANSIENT_CODES = frozenset(
+    {
+        20429,  # too many requests
+        21611,  # the sender has too many messages queued
+    }
+)
+
+
+def to_transport_error(exc: Exception) -> TransportError:
+    """Map a Twilio or network failure to a TransportError; the message never carries numbers or text."""
+    status = getattr(exc, "status", None)
+    code = getattr(exc, "code", None)
+    if not isinstance(exc, TwilioException) or not isinstance(status, int):
+        # Timeouts, refused connections, DNS: the message may still go through on a later try.
+        return TransportError(f"cannot reach Twilio ({type(exc).__name__})", permanent=False)
+    code = code if isinstance(code, int) else None
+    # Twilio's own message may quote the recipient's number, so only the code and status are kept.
+    message = f"Twilio error {code} (HTTP {status})"
+    if code == OPTED_OUT:
+        return TransportError(message, permanent=True, code=code, opted_out=True)
+    if code in PERMANENT_CODES:
+        return TransportError(message, permanent=True, code=code)
+    permanent = 400 <= status < 500 and status != 429 and code not in TRANSIENT_CODES
+    return TransportError(message, permanent=permanent, code=code)
+
+
+class TwilioTransport:
+    """Send SMS and place calls through Twilio's REST API (or a compatible endpoint at api_base_url)."""
+
+    def __init__(self, config: TwilioConfig) -> None:
+        http_client = TwilioHttpClient(timeout=config.timeout.total_seconds())
+        if http_client.session is not None:
+            # Senders run in parallel threads: let each keep its connection (the SDK sizes only https).
+            adapter = HTTPAdapter(pool_maxsize=max(32, (os.cpu_count() or 1) + 4))
+            http_client.session.mount("http://", adapter)
+            http_client.session.mount("https://", adapter)
+        self._client = Client(config.account_sid, config.auth_token, http_client=http_client)
+        if config.api_base_url:
+            self._client.api.base_url = config.api_base_url.rstrip("/")
+            # TWILIO_EDGE/TWILIO_REGION would rewrite the host name of the other endpoint.
+            self._client.edge = None
+            self._client.region = None
+        self._account = self._client.api.v2010.account
+        self._messaging_service_sid = config.messaging_service_sid
+
+    def send_sms(self, sms: Sms) -> str:
+        """Hand one SMS to Twilio and return its sid; raise TransportError."""
+        params: dict[str, Any] = {"to": sms.to, "body": sms.body}
+        if self._messaging_service_sid:
+            params["messaging_service_sid"] = self._messaging_service_sid
+        else:
+            params["from_"] = sms.from_
+        if sms.status_callback:
+            params["status_callback"] = sms.status_callback
+        if sms.validity is not None:
+            params["validity_period"] = min(max(sms.validity, MIN_VALIDITY), MAX_VALIDITY)
+        if sms.requester:
+            # Ask Twilio to keep neither the text nor the requester's number once it is delivered.
+            params["content_retention"] = "discard"
+            params["address_retention"] = "obfuscate"
+        try:
+            message = self._call("sms", lambda: self._account.messages.create(**params))
+        except TransportError as exc:
+            if exc.code not in RETENTION_UNAVAILABLE or "content_retention" not in params:
+                raise
+            # The account has no Message Redaction: a support message must still go out, so send it
+            # without the retention controls (README tells operators to enable redaction).
+            log.warning("twilio: retention controls refused (%s); sending without them", exc.code)
+            del params["content_retention"], params["address_retention"]
+            message = self._call("sms", lambda: self._account.messages.create(**params))
+        return str(message.sid)
+
+    def place_call(self, call: Call) -> str:
+        """Place one call whose TwiML Twilio fetches from call.url; return its sid; raise TransportError."""
+        params: dict[str, Any] = {
+            "to": call.to,
+            "from_": call.from_,
+            "url": call.url,
+            "timeout": call.timeout,
+        }
+        if call.status_callback:
+            params["status_callback"] = call.status_callback
+            params["status_callback_event"] = ["completed"]
+        if call.machine_detection:
+            params["machine_detection"] = "Enable"
+        created = self._call("call", lambda: self._account.calls.create(**params))
+        return str(created.sid)
+
+    def delete_records(self, sids: list[str]) -> list[str]:
+        """Delete Twilio's records of these messages and calls; return the sids it could not delete."""
+        failed = []
+        for sid in sids:
+            if sid.startswith(("SM", "MM")):
+                resource = self._account.messages(sid)
+            elif sid.startswith("CA"):
+                resource = self._account.calls(sid)
+            else:
+                log.warning("cannot delete %s: not a message or call sid", sid)
+                failed.append(sid)
+                continue
+            try:
+                resource.delete()
+            except (TwilioException, requests.RequestException) as exc:
+                if getattr(exc, "status", None) == 404:
+                    continue  # already gone
+                log.warning("cannot delete %s: %s", sid, to_transport_error(exc))
+                failed.append(sid)
+        return failed
+
+    def _call(self, what: str, request: Callable[[], Any]) -> Any:
+        """Run one SDK request; log and raise a TransportError when it fails."""
+        try:
+            return request()
+        except (TwilioException, requests.RequestException) as exc:
+            error = to_transport_error(exc)
+            log.warning("%s failed: %s (permanent=%s)", what, error, error.permanent)
+            # Twilio's exception text can quote the number: do not chain it into tracebacks.
+            raise error from None

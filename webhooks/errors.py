@@ -1,0 +1,47 @@
+"""Error answers: short, never a traceback, JSON under /api and plain text elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+def _answer(status: int, message: str) -> Response:
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": message})
+    else:
+        response = Response(message + "\n", mimetype="text/plain")
+    response.status_code = status
+    return response
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on app."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        response = _answer(exc.code or 500, exc.description or exc.name)
+        for name, value in exc.get_headers():  # e.g. the Allow header of a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc: OperationalError) -> Response:
+        log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "error")
+        response = _answer(503, "temporarily unavailable, retry")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        # The stack, without the exception's message: a message may quote a requester's words or number.
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unexpected error on %s: %s\n%s", request.path, type(exc).__name__, stack)
+        return _answer(500, "internal error")
