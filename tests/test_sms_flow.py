@@ -86,3 +86,38 @@ def test_it_exhausts_with_crisis_lines_and_alerts_the_director(
         assert session.scalar(select(Request)).status == "exhausted"
     reply = twilio.sms(roster["rivera"].phone, "1")
     assert REQUESTER in reply.get_data(as_text=True)
+
+
+def test_a_failed_status_that_races_the_sender_still_pages_the_next_peer(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from callout import escalation, outbox
+    from callout.models import Outbox
+
+    twilio.sms(REQUESTER, "help")
+    with rt.sessions() as session, session.begin():
+        [page_row] = [o for o in session.scalars(select(Outbox)) if o.purpose == "page"]
+        outbox.claim(session, clock())  # being handed over: Twilio has the sid, we do not yet
+    sid = "SM" + "f" * 32
+    original = escalation.record_status
+    calls = []
+
+    def sender_commits_right_after_the_lookup(*args: Any) -> bool:
+        found = original(*args)
+        if not calls:  # the sender's commit lands just after this lookup missed the sid
+            session = args[0]
+            outbox.mark_sent(session.get(Outbox, page_row.id), clock(), sid)
+        calls.append(found)
+        return found
+
+    monkeypatch.setattr(escalation, "record_status", sender_commits_right_after_the_lookup)
+    response = twilio.post("/twilio/status", {"MessageSid": sid, "MessageStatus": "undelivered"})
+    assert response.status_code == 204
+    assert calls == [False, True]
+    send(rt)
+    assert len(transport.to(roster["chen"].phone)) == 1

@@ -105,10 +105,14 @@ def status_callback() -> tuple[str, int]:
     if SID.fullmatch(sid) and STATUS.fullmatch(status):
         rt = runtime()
         # Twilio may report on a message before the sender has committed its sid: wait a moment for it.
+        # Look for sends in flight before looking up the sid: if nothing was in flight then, a sid that
+        # is still unknown is not ours; looked at the other way round, a sid committed between the two
+        # looks would be taken for a stranger's and the status lost.
         for _ in range(STATUS_WAITS):
+            busy = rt.run(lambda session, env, now: outbox.in_flight(session))
             if rt.run(lambda session, env, now: escalation.record_status(session, env, now, sid, status)):
                 break
-            if not rt.run(lambda session, env, now: outbox.in_flight(session)):
-                break  # nothing is being sent: the sid is not one of ours
+            if not busy:
+                break
             time.sleep(0.1)
     return "", 204
