@@ -66,6 +66,14 @@ def parse(text: str) -> Command:
     return Command("help")
 
 
+OPT_IN_ONLY = {"START", "UNSTOP"}
+
+
+def is_opt_in_only(text: str) -> bool:
+    """Tell whether the text is just a carrier opt-in word (START, UNSTOP), with nothing to act on."""
+    return text.strip().upper() in OPT_IN_ONLY
+
+
 def is_privacy(text: str) -> bool:
     """Tell whether the text is exactly PRIVACY (any case, surrounding spaces ignored)."""
     return text.strip().upper() == "PRIVACY"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -52,13 +53,38 @@ def member_by_phone(session: Session, team: Team, phone: str) -> Member | None:
 
 
 def handle_sms(
-    session: Session, env: Env, now: datetime, team: Team, sender: str, body: str, message_sid: str = ""
+    session: Session,
+    env: Env,
+    now: datetime,
+    team: Team,
+    sender: str,
+    body: str,
+    message_sid: str = "",
+    *,
+    opt_out_type: str = "",
+    requester_allowed: Callable[[], bool] = lambda: True,
 ) -> Reply:
-    """Act on one inbound SMS and return the reply."""
+    """Act on one inbound SMS and return the reply.
+
+    opt_out_type is Twilio's OptOutType: only a STOP ends here (Twilio confirms it to the sender
+    itself); a HELP or an opt-in such as YES is also a text to act on, like any other. A requester
+    (not a member) is served only while requester_allowed() says the team is not flooded.
+    """
+    keyword = opt_out_type.strip().upper()
+    if keyword == "STOP":
+        opt_out(session, env, now, team, sender, "STOP")
+        return Reply()
+    if keyword == "START":
+        opt_out(session, env, now, team, sender, "START")
+        if commands.is_opt_in_only(body):
+            return Reply()
     if commands.is_privacy(body):
         return Reply(messages.privacy_statement(escalation.minutes(env.config.privacy.purge_after)))
     member = member_by_phone(session, team, sender)
     if member is None:
+        if not requester_allowed():
+            log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
+            return Reply(messages.line_busy())
         reply = _from_requester(session, env, now, team, sender, body)
     else:
         reply = _from_member(session, env, now, member, body)
@@ -271,7 +297,10 @@ def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, 
     member = session.scalar(select(Member).where(Member.team_id == team.id, Member.phone == sender))
     if member is None:
         return  # requesters' numbers are not kept, and the provider itself honours their STOP
-    member.opted_out = kind.upper() != "START"
+    opted_out = kind.upper() != "START"
+    if member.opted_out == opted_out:
+        return
+    member.opted_out = opted_out
     log.warning("%s opted %s of texts", member.name, "out" if member.opted_out else "back in")
     if member.opted_out:
         for director in rotation.fallback_members(session, team, "director"):

@@ -23,8 +23,15 @@ def to_e164(text: str, region: str = "US") -> str:
 
 
 def maybe_e164(text: str) -> str | None:
-    """Return text as E.164 if it is a valid number, else None (for numbers Twilio sends us)."""
+    """Return a number Twilio sends us as E.164, or None if it is no phone number (a short code, say).
+
+    Lenient on purpose: Twilio's own caller ID is to be trusted, and phonenumbers' metadata lags behind
+    new number ranges; someone texting for help from one must still be answered.
+    """
     try:
-        return to_e164(text)
-    except InvalidPhone:
+        number = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
         return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -193,6 +193,59 @@ def test_an_opted_out_member_is_not_paged_and_the_director_is_told(
     assert len(transport.to(team["rivera"].phone)) == 1
 
 
+def is_opted_out(rt: Any, member: Member) -> bool:
+    with rt.sessions() as session:
+        return bool(session.get(Member, member.id).opted_out)
+
+
+def test_a_requester_whose_help_twilio_tags_as_a_keyword_still_gets_the_crisis_lines_and_a_peer(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    reply = twilio.sms(REQUESTER, "HELP", OptOutType="HELP").get_data(as_text=True)
+    assert "988" in reply and "911" in reply
+    send(rt)
+    assert len(requests(rt)) == 1 and len(transport.to(team["rivera"].phone)) == 1
+
+
+def test_a_members_help_tagged_as_a_keyword_lists_the_commands_and_opts_nobody_out(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    reply = twilio.sms(team["rivera"].phone, "HELP", OptOutType="HELP").get_data(as_text=True)
+    assert "Commands:" in reply
+    send(rt)
+    assert not is_opted_out(rt, team["rivera"])
+    assert not any("opted out" in b for b in transport.to(team["nguyen"].phone))
+
+
+def test_a_yes_that_twilio_tags_as_an_opt_in_still_accepts_the_page(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    reply = twilio.sms(team["rivera"].phone, "YES", OptOutType="START").get_data(as_text=True)
+    assert REQUESTER in reply
+    [request] = requests(rt)
+    assert request.status == "accepted" and request.accepted_by.name == "Rivera"
+
+
+def test_start_after_stop_opts_the_member_back_in_and_answers_nothing_itself(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(team["rivera"].phone, "STOP", OptOutType="STOP")
+    assert is_opted_out(rt, team["rivera"])
+    reply = twilio.sms(team["rivera"].phone, "START", OptOutType="START").get_data(as_text=True)
+    assert "<Message>" not in reply  # Twilio confirms the opt-in itself
+    assert not is_opted_out(rt, team["rivera"])
+    assert requests(rt) == []
+
+
+def test_a_caller_id_that_phonenumbers_does_not_know_yet_is_still_answered(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    reply = text(twilio, "+447700900123", "can someone call me")  # possible, not in phonenumbers' metadata
+    assert "988" in reply
+    assert len(requests(rt)) == 1
+
+
 def test_an_accepted_request_left_open_gets_a_reminder_then_closes_as_unspecified(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
-from callout import conversation, escalation, messages, outbox
+from callout import conversation, escalation, outbox
 from callout.config import TeamConfig
 from callout.env import Env
 from callout.phones import maybe_e164
@@ -81,14 +81,17 @@ def inbound_sms() -> Response:
             log.info("duplicate MessageSid ignored")
             return conversation.Reply()
         team = get_team(session, team_config)
-        if opt_out:
-            conversation.opt_out(session, env, now, team, sender, opt_out)
-            return conversation.Reply()
-        is_member = conversation.member_by_phone(session, team, sender) is not None
-        if not is_member and not rt.per_team.allow(team.slug, now):
-            log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
-            return conversation.Reply(messages.line_busy())
-        return conversation.handle_sms(session, env, now, team, sender, body, message_sid)
+        return conversation.handle_sms(
+            session,
+            env,
+            now,
+            team,
+            sender,
+            body,
+            message_sid,
+            opt_out_type=opt_out,
+            requester_allowed=lambda: rt.per_team.allow(team.slug, now),
+        )
 
     reply = rt.run(work)
     for to, words in reply.relays:
