@@ -51,13 +51,18 @@ def team_for_token(config: Config, token: str) -> TeamConfig | None:
     return found
 
 
-def _text(payload: Mapping[str, Any], name: str) -> str | None:
-    """Return a string field stripped (None when absent, null or blank); raise InvalidPage if not a string."""
+def _text(payload: Mapping[str, Any], name: str, max_length: int | None = None) -> str | None:
+    """Return a string field stripped (None when absent, null or blank); raise InvalidPage if it is not one.
+
+    max_length applies to the value as sent (as the OpenAPI schema says), not to what stripping leaves.
+    """
     value = payload.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidPage(f"{name} must be a string")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidPage(f"{name} is too long ({len(value)} characters, at most {max_length})")
     return value.strip() or None
 
 
@@ -71,11 +76,9 @@ def parse_order(payload: object) -> PageOrder:
     kind = payload.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise InvalidPage('kind must be "page" or "debrief"')
-    note = _text(payload, "note")
+    note = _text(payload, "note", MAX_NOTE)
     if note is None:
         raise InvalidPage("note is required: what happened and where")
-    if len(note) > MAX_NOTE:
-        raise InvalidPage(f"note is too long ({len(note)} characters, at most {MAX_NOTE})")
     callback = _text(payload, "callback")
     if callback is not None:
         try:

@@ -164,6 +164,7 @@ def test_the_token_says_which_team(api: Any, rt: Any, roster: dict[str, Member])
         ({"kind": "page", "note": "   "}, "note is required"),
         ({"kind": "page", "note": 12}, "note must be a string"),
         ({"kind": "page", "note": "x" * 501}, "note is too long"),
+        ({"kind": "page", "note": "\x1f" + "x" * 500}, "note is too long"),  # as sent, not once stripped
         ({"kind": "page", "note": NOTE, "callback": "555"}, "callback: '555' is not a valid phone number"),
         ({"kind": "page", "note": NOTE, "callback": "call me"}, "callback: 'call me' is not a phone number"),
         ({"kind": "page", "note": NOTE, "callback": 4325550123}, "callback must be a string"),
@@ -393,7 +394,8 @@ def test_a_page_by_sms_nobody_accepts_alerts_the_dispatcher_and_the_director(
         clock.advance(minutes=minutes, seconds=1)
         tick(rt)
     alert = messages.exhausted_alert(code, "dispatch", 5)
-    assert transport.to(roster["diaz"].phone) == [alert]
+    assert transport.to(roster["diaz"].phone) == [messages.exhausted_dispatch(code, 5)]
+    assert "Reply 1" not in transport.to(roster["diaz"].phone)[0]  # dispatch may not take a page itself
     assert alert in transport.to(roster["nguyen"].phone)
     assert transport.to(roster["kim"].phone) == []
 
