@@ -179,7 +179,7 @@ def _held(session: Session, member: Member, command: commands.Command) -> Reques
         return held[0]
     if held:
         return messages.which_page([r.code for r in held], command.name.upper())
-    return "You hold no open request."
+    return messages.holding_nothing()
 
 
 def _done(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
@@ -229,11 +229,9 @@ def _away(session: Session, env: Env, now: datetime, member: Member, command: co
         try:
             length = parse_duration(command.args[0].lower(), "AWAY")
         except ConfigError:
-            return "AWAY takes a length such as 12h or 3d, or nothing to stay away until BACK."
+            return messages.away_usage()
         if length <= timedelta(0) or length > MAX_AWAY:
-            return (
-                "AWAY takes a length from 1m to 365d, such as 12h or 3d, or nothing to stay away until BACK."
-            )
+            return messages.away_usage(bounded=True)
         member.away_until = now + length
         log.info("%s is away until %s", member.name, member.away_until.isoformat())
         return messages.away(messages.local_date(member.away_until, member.team.timezone))
@@ -264,9 +262,9 @@ def _talk(session: Session, env: Env, now: datetime, member: Member, command: co
 
 def _page(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     if member.role not in ("dispatch", "director"):
-        return "Only dispatch and the director can PAGE or DEBRIEF. " + messages.help_text(member.role)
+        return messages.page_refused(member.role)
     if not command.note:
-        return f"Add a note: {command.name.upper()} what happened and where to call."
+        return messages.page_needs_note(command.name.upper())
     kind = "dispatch" if command.name == "page" else "debrief"
     if kind == "debrief" and command.skill:
         from callout import debrief
@@ -287,9 +285,8 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
         skill=command.skill,
     )
     if kind == "dispatch":
-        return f"Paging the on-call peer for {request.code}; we'll text you who accepts."
-    paged = len(request.pages)
-    return f"DEBRIEF {request.code}: paging {paged} members now; tallies follow. DONE {request.code} ends it."
+        return messages.dispatch_paging(request.code)
+    return messages.debrief_paging(request.code, len(request.pages))
 
 
 def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, kind: str) -> None:

@@ -20,8 +20,12 @@ class Env:
     vault: Vault
 
     def team(self, team: Team) -> TeamConfig:
-        """Return the configuration of a team row."""
+        """Return the configuration of a team row; raise ConfigError if it is no longer configured."""
         return self.config.team(team.slug)
+
+    def configured(self, team: Team) -> TeamConfig | None:
+        """Return the configuration of a team row, or None if the team was removed from the config."""
+        return next((t for t in self.config.teams if t.slug == team.slug), None)
 
 
 def make_env(config: Config) -> Env:

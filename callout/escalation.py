@@ -1,7 +1,9 @@
 """The escalation engine: page in rotation, time out, fall back, accept exactly once, close.
 
 Every step is claimed with a conditional update on (request, step), so a timeout, a decline and a
-second process racing for the same request advance it exactly once. The caller commits.
+second process racing for the same request advance it exactly once. Everything else that changes a
+request or its pages first takes the request's row lock and rereads them (`lock`), so two processes
+acting on one request at once act one after the other, each on what the other left. The caller commits.
 """
 
 from __future__ import annotations
@@ -119,6 +121,24 @@ def live_request_of(session: Session, env: Env, team: Team, number: str) -> Requ
     )
 
 
+def lock(session: Session, request: Request) -> None:
+    """Take the request's row lock until the transaction ends, and reread the request and its pages.
+
+    Another process may have changed them since they were loaded: a decline, an acceptance or a step
+    decided on stale page states would overwrite what that process recorded. On SQLite, where every
+    write transaction runs alone (BEGIN IMMEDIATE), the lock is the transaction's own.
+    """
+    session.scalars(
+        select(Request)
+        .where(Request.id == request.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    session.scalars(
+        select(Page).where(Page.request_id == request.id).execution_options(populate_existing=True)
+    ).all()
+
+
 def contact_of(env: Env, request: Request) -> str | None:
     """Return the decrypted contact number of a request, or None once purged."""
     return env.vault.decrypt(request.contact_enc) if request.contact_enc else None
@@ -215,7 +235,7 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.refresh(request)
+    lock(session, request)  # the claim holds the row; reread the pages others may have answered meanwhile
     for page in request.pages:
         if page.state == "pending":
             page.state = "timeout"
@@ -241,7 +261,14 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> None
     for director in rotation.fallback_members(session, request.team, "director"):
         notify(session, env, now, director, alert, request)
     if request.initiator is not None and request.initiator.role != "director":
-        notify(session, env, now, request.initiator, alert, request)
+        notify(
+            session,
+            env,
+            now,
+            request.initiator,
+            messages.exhausted_dispatch(request.code, len(request.pages)),
+            request,
+        )
 
 
 def _step_done(request: Request) -> bool:
@@ -269,8 +296,9 @@ def accept(
         from callout import debrief
 
         return debrief.respond(session, env, now, member, request, yes=True)
+    lock(session, request)
     if request.status == "closed":
-        return f"{request.code} is already closed."
+        return messages.already_closed(request.code)
     if request.accepted_by_id == member.id:
         return _accepted_text(env, request)
     if request.accepted_by is not None:
@@ -312,7 +340,14 @@ def accept(
             notify(session, env, now, page.member, messages.stand_down(request.code, member.name), request)
     tell_requester(session, env, now, request, messages.requester_accepted())
     if request.initiator is not None and request.initiator.id != member.id:
-        notify(session, env, now, request.initiator, f"{request.code}: {member.name} accepted.", request)
+        notify(
+            session,
+            env,
+            now,
+            request.initiator,
+            messages.dispatch_accepted(request.code, member.name),
+            request,
+        )
     return _accepted_text(env, request)
 
 
@@ -331,18 +366,21 @@ def decline(
         from callout import debrief
 
         return debrief.respond(session, env, now, member, request, yes=False)
+    lock(session, request)
     mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
     if not mine:
         return messages.no_open_page()
     for page in mine:
         page.state, page.answered_at, page.answer_channel = "declined", now, channel
     log.info("request %s declined by %s", request.code, member.name)
+    step = request.step
     advance_if_step_done(session, env, now, request)
-    return messages.declined(request.code)
+    return messages.declined(request.code, next_paged=request.step != step or request.status != "open")
 
 
 def delivery_failed(session: Session, env: Env, now: datetime, page: Page, status: str) -> None:
     """Treat an undeliverable page as no answer: the next person is paged at once."""
+    lock(session, page.request)
     page.delivery_status = status
     if page.state != "pending":
         return
@@ -353,12 +391,14 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
 
 def release(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
     """Hand an accepted request back; paging resumes with the next person."""
+    lock(session, request)
     if request.accepted_by_id != member.id or request.status != "accepted":
         return messages.not_yours(request.code)
     request.status = "open"
     request.accepted_by_id = None
     request.accepted_at = None
     request.accepted_channel = None
+    request.reminded_at = None  # whoever accepts next gets their own reminder
     for page in request.pages:
         if page.member_id == member.id and page.state == "accepted":
             page.state = "released"
@@ -403,9 +443,31 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
     advanced = 0
     for request_id, step in due:
         request = session.get(Request, request_id)
-        if request is not None and advance(session, env, now, request, expected_step=step):
-            advanced += 1
+        if request is None:
+            continue
+        try:
+            with session.begin_nested():  # one request that fails must not hold up the others
+                if env.configured(request.team) is None:
+                    _orphaned(session, env, now, request, step)
+                elif advance(session, env, now, request, expected_step=step):
+                    advanced += 1
+        except Exception:
+            log.exception("request %s: step %d could not be fired; retried next tick", request.code, step)
     return advanced
+
+
+def _orphaned(session: Session, env: Env, now: datetime, request: Request, step: int) -> None:
+    """End a request whose team was removed from the configuration: nobody can be paged for it any more."""
+    claimed = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.step == step, Request.status == "open")
+        .values(step_deadline=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        lock(session, request)
+        log.error("request %s: team %s is no longer configured; ending it", request.code, request.team.slug)
+        exhaust(session, env, now, request)
 
 
 def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
@@ -434,18 +496,32 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
 
 
 def run_reminders(session: Session, env: Env, now: datetime) -> int:
-    """Remind accepting members of requests left open; close those left far too long as unspecified."""
+    """Remind accepting members of requests left open; close those left far too long as unspecified.
+
+    Each request is locked and looked at again first, so with several processes a reminder goes out
+    once and a peer's DONE at the same moment is never overwritten by "unspecified".
+    """
+    close_after = env.config.privacy.close_after
+    due = session.scalars(
+        select(Request.id).where(Request.status == "accepted", Request.reminded_at.is_(None))
+    ).all()
+    stale = session.scalars(
+        select(Request.id).where(Request.status == "accepted", Request.accepted_at <= now - close_after)
+    ).all()
     count = 0
-    accepted = session.scalars(select(Request).where(Request.status == "accepted")).all()
-    for request in accepted:
-        team_config = env.team(request.team)
-        assert request.accepted_at is not None and request.accepted_by is not None
-        if now - request.accepted_at >= env.config.privacy.close_after:
+    for request_id in sorted({*due, *stale}):
+        request = session.get(Request, request_id)
+        assert request is not None
+        lock(session, request)
+        if request.status != "accepted" or request.accepted_at is None or request.accepted_by is None:
+            continue  # closed or released meanwhile
+        if now - request.accepted_at >= close_after:
             close(session, env, now, request, area=None, overtime=False, reason="unspecified")
             count += 1
-        elif (
-            request.reminded_at is None and now - request.accepted_at >= team_config.escalation.reminder_after
-        ):
+            continue
+        team_config = env.configured(request.team)
+        remind_after = team_config.escalation.reminder_after if team_config else close_after
+        if request.reminded_at is None and now - request.accepted_at >= remind_after:
             request.reminded_at = now
             notify(session, env, now, request.accepted_by, messages.reminder(request.code), request)
             count += 1

@@ -32,11 +32,14 @@ def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
     return True
 
 
+# What every scheduler tick fires, each part in a transaction of its own (`schedules.tick`).
+TICK_JOBS = (escalation.run_due_steps, escalation.run_due_calls, debrief.run_due)
+
+
 def tick(session: Session, env: Env, now: datetime) -> None:
-    """Fire due escalation steps and calls (runs every scheduler tick)."""
-    escalation.run_due_steps(session, env, now)
-    escalation.run_due_calls(session, env, now)
-    debrief.run_due(session, env, now)
+    """Fire due escalation steps, calls and debrief deadlines in one transaction (tests)."""
+    for job in TICK_JOBS:
+        job(session, env, now)
 
 
 def handoff_notices(session: Session, env: Env, now: datetime) -> int:
@@ -80,34 +83,60 @@ def coverage_warnings(session: Session, env: Env, now: datetime) -> int:
     return warned
 
 
+def due_for_purge(session: Session, now: datetime) -> list[int]:
+    """Return the ids of requests whose contact details are due to be erased."""
+    return list(
+        session.scalars(select(Request.id).where(Request.purge_at <= now, Request.purged_at.is_(None)))
+    )
+
+
 def purge(session: Session, env: Env, now: datetime) -> int:
-    """Erase contact details purge_after after a request ended; forget old message ids."""
-    due = session.scalars(
-        select(Request.id).where(Request.purge_at <= now, Request.purged_at.is_(None))
-    ).all()
+    """Erase contact details purge_after after a request ended; forget old message ids.
+
+    Each request is claimed by the update that erases it (`purged_at IS NULL`), so with several
+    processes each is purged, and its provider records queued for deletion, exactly once.
+    """
+    due = due_for_purge(session, now)
+    purged = []
     for request_id in due:
-        session.execute(
+        claimed = session.execute(
             update(Request)
-            .where(Request.id == request_id)
+            .where(Request.id == request_id, Request.purged_at.is_(None))
             .values(contact_enc=None, contact_key=None, note_enc=None, purged_at=now)
+            .execution_options(synchronize_session=False)
         )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            purged.append(request_id)
+    privacy.forget_provider_ids(session, env, now, purged)
+    if purged:
         session.execute(
-            update(Outbox).where(Outbox.request_id == request_id).values(to_enc=None, body_enc=None)
+            update(Outbox)
+            .where(Outbox.request_id.in_(purged))
+            .values(to_enc=None, body_enc=None)
+            .execution_options(synchronize_session=False)
         )
-        log.info("purge: request id %d contact details erased", request_id)
+        log.info("purge: contact details of %d request(s) erased", len(purged))
     session.execute(delete(InboundSeen).where(InboundSeen.seen_at < now - timedelta(days=2)))
     session.execute(delete(JobRun).where(JobRun.ran_at < now - timedelta(days=7)))
-    return len(due)
+    return len(purged)
+
+
+def stale_calls(session: Session, env: Env, now: datetime) -> int:
+    """Forget the numbers of calls Twilio never called back about."""
+    return voice.end_stale(session, now)
+
+
+# The slower periodic work, each part in a transaction of its own (`schedules.slow`): one that fails
+# must not hold up the others, least of all the purge.
+SLOW_JOBS = (escalation.run_reminders, handoff_notices, coverage_warnings, stale_calls, purge)
 
 
 def housekeeping(session: Session, env: Env, now: datetime) -> int:
-    """Run the slower periodic work: reminders, handoffs, coverage, stale calls and the purge.
+    """Run all the slower periodic work in one transaction (tests, `callout privacy purge`).
 
     Returns how many requests were purged.
     """
-    escalation.run_reminders(session, env, now)
-    handoff_notices(session, env, now)
-    coverage_warnings(session, env, now)
-    voice.end_stale(session, now)
-    privacy.forget_provider_ids(session, env, now)
-    return purge(session, env, now)
+    purged = 0
+    for job in SLOW_JOBS:
+        purged = job(session, env, now)
+    return purged

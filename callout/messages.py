@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-CRISIS = "In immediate danger call 911. 988 Suicide & Crisis Lifeline: call or text 988, 24/7."
+CRISIS = "In danger now? Call 911. 988 Suicide & Crisis Lifeline: call or text 988, 24/7."
 
 
 def spoken(code: str) -> str:
@@ -26,7 +26,7 @@ def local_date(at: datetime, zone: str) -> str:
 
 def requester_ack(team: str) -> str:
     """Acknowledge a new support request, confidentially, with the crisis lines."""
-    return f"{team}: got it. This is confidential. A peer is being paged and will contact you soon. {CRISIS}"
+    return f"{team}: confidential. A peer will contact you soon. {CRISIS}"
 
 
 def line_busy() -> str:
@@ -50,11 +50,11 @@ def requester_exhausted() -> str:
 
 
 def privacy_statement(purge_after: str) -> str:
-    """Say plainly what Callout keeps, and for how long."""
+    """Say plainly what Callout keeps, and for how long (README's Confidentiality section, in short)."""
     return (
-        "Privacy: your number is kept encrypted only while a peer helps you and erased "
-        f"{purge_after} after; your words are passed to the peer and never stored. "
-        "We keep only anonymous counts."
+        "Privacy: your words go only to the peer and are never stored. Your number is kept encrypted "
+        f"until your request ends, then erased {purge_after} later. No name or number stays: only the "
+        "time, outcome and general topic, for yearly statistics."
     )
 
 
@@ -94,9 +94,50 @@ def already_taken(code: str, name: str) -> str:
     return f"{code} is already with {name}. Thank you."
 
 
-def declined(code: str) -> str:
-    """Confirm a pass."""
-    return f"Thanks, passed on {code}. We'll page the next person."
+def declined(code: str, next_paged: bool = True) -> str:
+    """Confirm a pass; say the next person is paged only when that is so (others may still be answering)."""
+    return f"Thanks, passed on {code}." + (" We're paging the next person." if next_paged else "")
+
+
+def already_closed(code: str) -> str:
+    """Answer a YES for a request that is closed."""
+    return f"{code} is already closed."
+
+
+def dispatch_accepted(code: str, name: str) -> str:
+    """Tell the dispatcher (or director) who raised a page who accepted it."""
+    return f"{code}: {name} accepted."
+
+
+def dispatch_paging(code: str) -> str:
+    """Confirm a PAGE to the dispatcher who sent it."""
+    return f"Paging the on-call peer for {code}; we'll text you who accepts."
+
+
+def debrief_paging(code: str, paged: int) -> str:
+    """Confirm a DEBRIEF to the member who called it."""
+    return f"DEBRIEF {code}: paging {paged} members now; tallies follow. DONE {code} ends it."
+
+
+def page_refused(role: str) -> str:
+    """Refuse PAGE or DEBRIEF from a member who may not send them, with their own commands."""
+    return "Only dispatch and the director can PAGE or DEBRIEF. " + help_text(role)
+
+
+def page_needs_note(word: str) -> str:
+    """Ask for the note a PAGE or DEBRIEF needs."""
+    return f"Add a note: {word} what happened and where to call."
+
+
+def holding_nothing() -> str:
+    """Answer DONE or RELEASE without a code from a member who holds no request."""
+    return "You hold no open request."
+
+
+def away_usage(bounded: bool = False) -> str:
+    """Explain AWAY after a length it could not read (or one out of range)."""
+    lengths = "a length from 1m to 365d, such as 12h or 3d," if bounded else "a length such as 12h or 3d,"
+    return f"AWAY takes {lengths} or nothing to stay away until BACK."
 
 
 def no_open_page() -> str:
@@ -115,8 +156,16 @@ def unknown_code(code: str) -> str:
 
 
 def exhausted_alert(code: str, kind: str, tried: int) -> str:
-    """Alert the director (and a dispatcher) that nobody accepted."""
+    """Alert the director that nobody accepted; a director may still take it."""
     return f"ALERT {code} ({kind}): nobody accepted after {tried} pages. Reply 1 {code} to take it."
+
+
+def exhausted_dispatch(code: str, tried: int) -> str:
+    """Tell the dispatcher who raised a page that nobody accepted (the director was alerted)."""
+    return (
+        f"ALERT {code}: nobody accepted after {tried} pages. The director was alerted; "
+        "a peer who answers late still gets your note."
+    )
 
 
 def closed(code: str, area: str | None, overtime: bool) -> str:

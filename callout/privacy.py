@@ -9,6 +9,7 @@ outside any transaction (a job hands the ids to the transport), are retried with
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,14 +47,11 @@ def remember(session: Session, env: Env, now: datetime, request_id: int, sid: st
         session.add(ProviderRecord(request_id=request_id, sid_enc=env.vault.encrypt(sid), created_at=now))
 
 
-def forget_provider_ids(session: Session, env: Env, now: datetime) -> int:
-    """Unlink the provider ids of requests due for the purge; queue them for deletion there if configured.
+def forget_provider_ids(session: Session, env: Env, now: datetime, due: Sequence[int]) -> int:
+    """Unlink the provider ids of the requests being purged; queue them for deletion there if configured.
 
-    Runs just before the purge, in its transaction; returns how many ids were queued.
+    Runs in the purge's transaction, for the requests it claimed; returns how many ids were queued.
     """
-    due = session.scalars(
-        select(Request.id).where(Request.purge_at <= now, Request.purged_at.is_(None))
-    ).all()
     if not due:
         return 0
     queued = 0

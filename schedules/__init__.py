@@ -3,26 +3,47 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session
 
 from callout import housekeeping, privacy
+from callout.env import Env
 from callout.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 15
+T = TypeVar("T")
 
 
 def tick(rt: Runtime) -> None:
-    """Fire due escalation steps and calls."""
-    rt.run(housekeeping.tick)
+    """Fire due escalation steps, calls and debrief deadlines, each part in its own transaction."""
+    for job in housekeeping.TICK_JOBS:
+        _run(rt, job)
 
 
 def slow(rt: Runtime) -> None:
     """Send reminders, handoff notices and coverage warnings, and purge contact details."""
-    if rt.run(housekeeping.housekeeping):
+    purged = 0
+    for job in housekeeping.SLOW_JOBS:
+        done = _run(rt, job)
+        if job is housekeeping.purge:
+            purged = done or 0
+    if purged:
         privacy.scrub_sqlite(rt.engine)
+
+
+def _run(rt: Runtime, job: Callable[[Session, Env, datetime], T]) -> T | None:
+    """Run one job in its own transaction; log a failure (the next firing tries again) and go on."""
+    try:
+        return rt.run(job)
+    except Exception:
+        log.exception("job %s failed; it runs again at its next firing", job.__name__)
+        return None
 
 
 def provider_records(rt: Runtime) -> None:

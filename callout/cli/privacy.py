@@ -71,7 +71,6 @@ def purge(ctx: Context) -> None:
     sessions = ctx.sessions()
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        privacy.forget_provider_ids(session, env, now)
         purged = housekeeping.purge(session, env, now)
     if purged:
         privacy.scrub_sqlite(sessions.kw["bind"])

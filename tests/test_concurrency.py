@@ -1,0 +1,149 @@
+"""Two processes acting on one request at the same moment (PostgreSQL, where transactions interleave).
+
+Each test lets two transactions read the same state before either writes, with a barrier at the point
+where the engine takes the request's row lock, then checks that the second acted on what the first
+committed. SQLite runs one write transaction at a time (BEGIN IMMEDIATE), so such a race cannot even
+be staged there; these tests run in the PostgreSQL pass of CI.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callout import escalation, housekeeping
+from callout.env import Env
+from callout.models import Member, ProviderRecord, Request, Team
+from tests.conftest import TEST_DATABASE_URL, Clock, RecordingTransport, make_config, make_member, send, tick
+
+pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs CALLOUT_TEST_DATABASE_URL")
+REQUESTER = "+14325559876"
+Work = Callable[[Session, Env, datetime], Any]
+
+
+@pytest.fixture
+def config(database_url: str) -> Any:
+    """The test team, with delete_provider_records on (so the purge queues provider records)."""
+    return make_config(database_url, privacy={"delete_provider_records": True})
+
+
+@pytest.fixture
+def roster(rt: Any) -> dict[str, Member]:
+    with rt.sessions() as session, session.begin():
+        team = session.scalar(select(Team).where(Team.slug == "odessa"))
+        return {
+            "rivera": make_member(session, team, "Rivera"),
+            "patel": make_member(session, team, "Dr. Patel", role="psychologist"),
+            "ames": make_member(session, team, "Dr. Ames", role="psychologist"),
+            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
+        }
+
+
+def at_once(rt: Any, monkeypatch: pytest.MonkeyPatch, module: Any, name: str, *works: Work) -> list[Any]:
+    """Run works in parallel transactions; each waits for the others at its first call of module.name."""
+    barrier = threading.Barrier(len(works), timeout=15)
+    local = threading.local()
+    real = getattr(module, name)
+
+    def meet_then_call(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(local, "met", False):
+            local.met = True
+            barrier.wait()  # everyone has read the same state; now they race
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, meet_then_call)
+    with ThreadPoolExecutor(len(works)) as pool:
+        return [f.result(timeout=30) for f in [pool.submit(rt.run, work) for work in works]]
+
+
+def the_request(rt: Any) -> Iterator[Request]:
+    with rt.sessions() as session:
+        request = session.scalar(select(Request))
+        assert request is not None
+        _ = [(p.state, p.member.name, p.step) for p in request.pages]
+        yield request
+
+
+def open_request_at_the_psychologists(rt: Any, clock: Clock) -> None:
+    """Open a request and let Rivera's page time out: both psychologists are paged in one step."""
+
+    def work(session: Session, env: Env, now: datetime) -> None:
+        team = session.scalar(select(Team))
+        escalation.open_request(session, env, now, team, kind="support", channel="sms", contact=REQUESTER)
+
+    rt.run(work)
+    clock.advance(minutes=5, seconds=1)
+    tick(rt)
+
+
+def decline_as(member_id: int) -> Work:
+    def work(session: Session, env: Env, now: datetime) -> str:
+        member = session.get(Member, member_id)
+        request = session.scalar(select(Request))
+        assert member is not None and request is not None
+        return escalation.decline(session, env, now, member, request)
+
+    return work
+
+
+def test_two_passes_at_once_in_one_step_page_the_next_person_once(
+    rt: Any,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    open_request_at_the_psychologists(rt, clock)
+    at_once(
+        rt, monkeypatch, escalation, "lock", decline_as(roster["patel"].id), decline_as(roster["ames"].id)
+    )
+    send(rt)
+    [request] = the_request(rt)
+    states = {(p.member.name, p.state) for p in request.pages}
+    assert {("Dr. Patel", "declined"), ("Dr. Ames", "declined")} <= states
+    assert len([b for b in transport.to(roster["nguyen"].phone) if "Reply 1" in b]) == 1  # paged at once
+
+
+def test_two_processes_send_one_reminder(
+    rt: Any,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def accepted(session: Session, env: Env, now: datetime) -> None:
+        team = session.scalar(select(Team))
+        request = escalation.open_request(
+            session, env, now, team, kind="support", channel="sms", contact=REQUESTER
+        )
+        escalation.accept(session, env, now, session.get(Member, roster["rivera"].id), request)
+
+    rt.run(accepted)
+    clock.advance(hours=2, seconds=1)
+    at_once(rt, monkeypatch, escalation, "lock", escalation.run_reminders, escalation.run_reminders)
+    send(rt)
+    assert len([b for b in transport.to(roster["rivera"].phone) if b.startswith("Reminder")]) == 1
+
+
+def test_two_processes_purge_a_request_once(
+    rt: Any, roster: dict[str, Member], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_request_at_the_psychologists(rt, clock)
+    for _ in range(2):  # the psychologists' step, then the director's, time out: exhausted
+        clock.advance(minutes=10, seconds=1)
+        tick(rt)
+    assert next(the_request(rt)).status == "exhausted"
+    clock.advance(hours=24, seconds=1)
+    purged = at_once(rt, monkeypatch, housekeeping, "due_for_purge", housekeeping.purge, housekeeping.purge)
+    assert sorted(purged) == [0, 1]
+    with rt.sessions() as session:
+        records = session.scalars(select(ProviderRecord)).all()
+        sids = [rt.env.vault.decrypt(r.sid_enc) for r in records]
+    assert sids and len(sids) == len(set(sids))  # each of Twilio's records queued for deletion once

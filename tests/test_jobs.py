@@ -1,0 +1,111 @@
+"""The scheduler's jobs: each part on its own, so one failure never holds up the others or the purge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import schedules
+from callout import escalation, housekeeping
+from callout.env import Env, make_env
+from callout.models import Member, Request, Team
+from tests.conftest import Clock, RecordingTransport, TwilioClient, make_config, make_member, send, team_table
+
+REQUESTER, OTHER = "+14325559876", "+14325559877"
+
+
+@pytest.fixture
+def roster(rt: Any) -> dict[str, Member]:
+    with rt.sessions() as session, session.begin():
+        team = session.scalar(select(Team).where(Team.slug == "odessa"))
+        return {
+            "rivera": make_member(session, team, "Rivera"),
+            "chen": make_member(session, team, "Chen"),
+            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
+        }
+
+
+def all_requests(rt: Any) -> list[Request]:
+    with rt.sessions() as session:
+        rows = list(session.scalars(select(Request).order_by(Request.id)))
+        for row in rows:
+            _ = list(row.pages)
+        return rows
+
+
+def test_one_request_whose_step_fails_does_not_hold_up_the_others(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    twilio.sms(OTHER, "help")
+    send(rt)
+    first, second = all_requests(rt)
+    real = escalation.next_targets
+
+    def broken_for_the_first(session: Session, env: Env, now: datetime, request: Request) -> Any:
+        if request.id == first.id:
+            raise RuntimeError("a bug that hits one request only")
+        return real(session, env, now, request)
+
+    monkeypatch.setattr(escalation, "next_targets", broken_for_the_first)
+    clock.advance(minutes=5, seconds=1)
+    schedules.tick(rt)
+    send(rt)
+    first, second = all_requests(rt)
+    assert (first.step, second.step) == (1, 2)  # the first is still due and is tried again next tick
+    assert len(transport.to(roster["chen"].phone)) == 1
+    assert f"request {first.code}: step 1 could not be fired" in caplog.text
+    monkeypatch.setattr(escalation, "next_targets", real)
+    schedules.tick(rt)
+    assert all_requests(rt)[0].step == 2
+
+
+def test_a_failing_job_does_not_hold_up_the_purge(
+    rt: Any,
+    twilio: TwilioClient,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    twilio.sms(roster["rivera"].phone, "1")
+    twilio.sms(roster["rivera"].phone, "DONE work")
+
+    def reminders_broken(session: Session, env: Env, now: datetime) -> int:
+        raise RuntimeError("reminders are broken today")
+
+    monkeypatch.setattr(housekeeping, "SLOW_JOBS", (reminders_broken, *housekeeping.SLOW_JOBS))
+    clock.advance(hours=24, seconds=1)
+    schedules.slow(rt)
+    [request] = all_requests(rt)
+    assert request.purged_at is not None and request.contact_enc is None
+    assert "job reminders_broken failed" in caplog.text
+
+
+def test_a_request_of_a_team_removed_from_the_config_ends_with_the_crisis_lines(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    other = team_table(slug="midland", name="Midland PD Peer Support", support_number="+14325550199")
+    without_odessa = make_env(make_config(rt.config.server.database_url, other))
+    clock.advance(minutes=5, seconds=1)
+    with rt.sessions() as session, session.begin():
+        escalation.run_due_steps(session, without_odessa, clock.now)
+        escalation.run_reminders(session, without_odessa, clock.now)  # nor do reminders trip over it
+    send(rt)
+    [request] = all_requests(rt)
+    assert request.status == "exhausted"
+    assert any("988" in body for body in transport.to(REQUESTER))
+    assert any("ALERT" in body for body in transport.to(roster["nguyen"].phone))
