@@ -197,8 +197,66 @@ def answer(
 def _record_acceptance(
     session: Session, env: Env, now: datetime, hunt: VoiceHunt, member: Member, call_sid: str
 ) -> None:
-    """Record an accepted call as an SMS acceptance is recorded, and text the member its code."""
+    """Record an accepted call as an SMS acceptance is recorded, and text the member its code.
+
+    A caller who already asked for support has the callee take that request over (everyone else paged
+    stands down); a new request is opened only when there is none, or someone else already has it.
+    """
     caller = env.vault.decrypt(hunt.caller_enc) if hunt.caller_enc else None
+    request = _take_over(session, env, now, hunt.team, member, caller) if caller else None
+    if request is None:
+        request = _accepted_request(session, env, now, hunt, member, caller)
+    _end(session, env, now, hunt, request, call_sid)
+    # The call-taken text, not accept's: the member is already talking to the caller.
+    notify(session, env, now, member, messages.call_taken(request.code, caller), request)
+    log.info("request %s accepted by %s via voice", request.code, member.name)
+
+
+def _caller_request(session: Session, env: Env, team: Team, caller: str) -> Request | None:
+    """Return the caller's newest support request that is still open, exhausted or accepted."""
+    return session.scalar(
+        select(Request)
+        .where(
+            Request.team_id == team.id,
+            Request.contact_key == env.vault.lookup_key(caller),
+            Request.status.in_(escalation.LIVE),
+        )
+        .order_by(Request.id.desc())
+        .limit(1)
+    )
+
+
+def _take_over(
+    session: Session, env: Env, now: datetime, team: Team, member: Member, caller: str
+) -> Request | None:
+    """Accept the caller's live request for member; None when it is someone else's (or there is none)."""
+    request = _caller_request(session, env, team, caller)
+    if request is None or request.accepted_by_id not in (None, member.id):
+        return None
+    if request.accepted_by_id is None:
+        escalation.accept(session, env, now, member, request, channel="voice")
+        if request.accepted_by_id != member.id:  # taken by text a moment ago
+            return None
+    if not any(p.member_id == member.id and p.state == "accepted" for p in request.pages):
+        _accepted_page(session, env, now, request, member)
+    return request
+
+
+def _accepted_page(session: Session, env: Env, now: datetime, request: Request, member: Member) -> None:
+    """Record the accepting member's page: RELEASE hands the request back to the others, never to them."""
+    page = next((p for p in request.pages if p.member_id == member.id and p.step == request.step), None)
+    if page is None:
+        tier = member.role if member.role in env.team(request.team).escalation.fallback else "peer"
+        page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now)
+        session.add(page)
+    page.state, page.answered_at, page.answer_channel = "accepted", now, "voice"
+    session.flush()
+
+
+def _accepted_request(
+    session: Session, env: Env, now: datetime, hunt: VoiceHunt, member: Member, caller: str | None
+) -> Request:
+    """Open a voice request already accepted by member."""
     team = hunt.team
     request = Request(
         team=team,
@@ -215,23 +273,8 @@ def _record_acceptance(
         accepted_channel="voice",
     )
     session.add(request)
-    tier = member.role if member.role in env.team(team).escalation.fallback else "peer"
-    # The accepting member's page: RELEASE hands the request back to the others, never to them.
-    page = Page(
-        request=request,
-        member=member,
-        step=1,
-        tier=tier,
-        paged_at=now,
-        state="accepted",
-        answered_at=now,
-        answer_channel="voice",
-    )
-    session.add(page)
-    session.flush()
-    _end(session, env, now, hunt, request, call_sid)
-    notify(session, env, now, member, messages.call_taken(request.code, caller), request)
-    log.info("request %s accepted by %s via voice", request.code, member.name)
+    _accepted_page(session, env, now, request, member)
+    return request
 
 
 def _unanswered(session: Session, env: Env, now: datetime, hunt: VoiceHunt, call_sid: str) -> Step:

@@ -334,6 +334,197 @@ def test_voice_webhooks_need_a_valid_signature_and_a_known_number(
         assert session.scalars(select(VoiceHunt)).all() == []
 
 
+# --- a caller who already asked for support by text --------------------------------------------
+
+
+def text_request(rt: Any, twilio: TwilioClient) -> str:
+    """Have the caller text the line (which pages Rivera) and return the request's code."""
+    twilio.sms(CALLER, "can someone talk")
+    send(rt)
+    return code_of(rt)
+
+
+def the_requests(rt: Any) -> list[Request]:
+    """Return every request, oldest first, with its pages and accepting member loaded."""
+    with rt.sessions() as session:
+        requests = list(session.scalars(select(Request).order_by(Request.id)).all())
+        for request in requests:
+            _ = [page.member for page in request.pages], request.accepted_by
+        return requests
+
+
+def test_a_callee_who_takes_the_call_takes_over_the_callers_text_request(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    clock.advance(seconds=30)
+    _, _, action = dialled(call(twilio))  # Rivera, paged by text, is rung first
+    _, whisper, _ = dialled(ring_ended(twilio, action))
+    assert press(twilio, whisper_answer_path(twilio, whisper), "1").find("Hangup") is None
+    [request] = the_requests(rt)  # no second request for the same caller
+    assert (request.code, request.channel, request.status) == (code, "sms", "accepted")
+    assert request.accepted_by_id == roster["chen"].id and request.accepted_channel == "voice"
+    assert request.step_deadline is None
+    states = {page.member.name: (page.state, page.answer_channel) for page in request.pages}
+    assert states == {"Rivera": ("stood_down", None), "Chen": ("accepted", "voice")}
+    with rt.sessions() as session:
+        hunt = session.scalar(select(VoiceHunt))
+        assert hunt is not None and hunt.status == "accepted" and hunt.request_id == request.id
+    send(rt)
+    [taken] = transport.to(roster["chen"].phone)  # one text: the code to close and the number
+    assert taken.startswith(f"You took call {code}.") and CALLER in taken
+    assert any("Stand down" in body and code in body for body in transport.to(roster["rivera"].phone))
+    assert any("has your request" in body for body in transport.to(CALLER))
+    clock.advance(minutes=30)
+    tick(rt)
+    assert transport.to(roster["ortiz"].phone) == []  # the text request's escalation ended
+    assert "Closed" in twilio.sms(roster["chen"].phone, "DONE work").get_data(as_text=True)
+
+
+def test_a_callee_paged_for_the_text_request_who_takes_the_call_answers_their_page(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    _, whisper, _ = dialled(call(twilio))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    [request] = the_requests(rt)
+    assert request.code == code and request.accepted_by_id == roster["rivera"].id
+    [page] = request.pages
+    assert (page.state, page.answer_channel) == ("accepted", "voice")
+    send(rt)
+    [taken] = [body for body in transport.to(roster["rivera"].phone) if CALLER in body]
+    assert taken.startswith(f"You took call {code}.")
+
+
+def test_a_member_who_took_the_call_hands_it_back_to_the_others_never_to_themselves(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    _, _, action = dialled(call(twilio))
+    _, whisper, _ = dialled(ring_ended(twilio, action))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    send(rt)
+    twilio.sms(roster["chen"].phone, f"RELEASE {code}")
+    send(rt)
+    assert any("Reply 1 to accept" in body for body in transport.to(roster["ortiz"].phone))
+    [request] = the_requests(rt)
+    assert request.status == "open" and request.accepted_by_id is None
+    assert [page.member.name for page in request.pages if page.state == "pending"] == ["Ortiz"]
+
+
+def test_a_call_taken_after_the_text_request_was_exhausted_takes_it_over(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    for _ in range(6):
+        clock.advance(minutes=11)
+        tick(rt)
+    [request] = the_requests(rt)
+    assert request.status == "exhausted" and request.purge_at is not None
+    _, whisper, _ = dialled(call(twilio))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    [request] = the_requests(rt)
+    assert (request.code, request.status) == (code, "accepted") and request.purge_at is None
+    assert request.accepted_by_id == roster["rivera"].id and request.accepted_channel == "voice"
+    rivera = [page for page in request.pages if page.member_id == roster["rivera"].id]
+    assert [page.state for page in rivera] == ["accepted"]
+
+
+def test_the_member_who_has_the_text_request_takes_the_call_within_it(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    twilio.sms(roster["rivera"].phone, "1")
+    _, whisper, _ = dialled(call(twilio))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    [request] = the_requests(rt)
+    assert request.code == code and request.accepted_by_id == roster["rivera"].id
+    assert [page.state for page in request.pages] == ["accepted"]
+    send(rt)
+    assert any(body.startswith(f"You took call {code}.") for body in transport.to(roster["rivera"].phone))
+
+
+def test_a_call_taken_while_someone_else_has_the_text_request_is_a_request_of_its_own(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    twilio.sms(roster["rivera"].phone, "1")
+    _, _, action = dialled(call(twilio))
+    _, whisper, _ = dialled(ring_ended(twilio, action))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    texted, called = the_requests(rt)
+    assert texted.code == code and texted.accepted_by_id == roster["rivera"].id
+    assert (called.channel, called.status, called.accepted_by_id) == ("voice", "accepted", roster["chen"].id)
+    assert [page.member.name for page in called.pages] == ["Chen"]
+    send(rt)
+    assert any(
+        body.startswith(f"You took call {called.code}.") for body in transport.to(roster["chen"].phone)
+    )
+
+
+def test_a_call_nobody_takes_joins_the_callers_open_text_request(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    before = len(transport.to(CALLER))
+    root = hunt_to_the_end(twilio, call(twilio), 5)
+    assert "text you back" in said(root)
+    [request] = the_requests(rt)
+    assert (request.code, request.channel, request.status) == (code, "sms", "open")
+    with rt.sessions() as session:
+        hunt = session.scalar(select(VoiceHunt))
+        assert hunt is not None and hunt.status == "callback" and hunt.request_id == request.id
+    send(rt)
+    assert len(transport.to(CALLER)) == before  # no second acknowledgement
+    assert len(transport.to(roster["rivera"].phone)) == 1  # the page goes on; nobody is paged twice
+
+
+def test_a_call_nobody_takes_after_the_text_request_was_exhausted_opens_a_fresh_one(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    text_request(rt, twilio)
+    for _ in range(6):
+        clock.advance(minutes=11)
+        tick(rt)
+    hunt_to_the_end(twilio, call(twilio), 5)
+    exhausted, fresh = the_requests(rt)  # as a text after exhaustion does: everyone is paged again
+    assert exhausted.status == "exhausted"
+    assert (fresh.channel, fresh.status) == ("voice", "open")
+    assert [page.member.name for page in fresh.pages] == ["Rivera"]
+
+
 # --- pages by phone -----------------------------------------------------------------------------
 
 

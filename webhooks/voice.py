@@ -125,7 +125,7 @@ def whisper(token: str, position: int) -> Response:
 @bp.post("/twilio/voice/hunt/<token>/<id:position>/answer")
 @twilio_signed
 def whisper_answer(token: str, position: int) -> Response:
-    """Connect the caller to a callee who pressed 1 (an empty answer bridges); hang up on anything else."""
+    """Connect the caller to a callee who pressed 1; any other answer, an empty one too, hangs up."""
     digits = request.form.get("Digits", "")
     parent = request.form.get("ParentCallSid", "")  # the caller's call
     answer = VoiceResponse()
