@@ -5,9 +5,16 @@ roles. The first stage is paged at once, and the next ones too while fewer membe
 could still say yes. After that it widens when fewer than min_responders said yes by step_deadline
 (widen_after after the last stage), or as soon as too few could still say yes (passes, failed deliveries).
 request.step is the stage reached, one past the last once the initiator was told that everyone has been
-paged; each step is claimed with a conditional update, so two processes widen a debrief once. step_deadline
-is cleared while enough say yes. The debrief ends when its initiator texts DONE CODE, or window after it
-opened. The caller commits.
+paged. step_deadline is cleared while enough say yes. The debrief ends when its initiator texts DONE CODE, or
+window after it opened. The caller commits.
+
+Every process's scheduler runs run_due, and replies come in at once, so each change to a debrief is claimed
+on its row: a stage, the close and a tally with a conditional update (the loser does and says nothing), a
+deadline only for the step it was decided on, an answer under the row's lock (SELECT ... FOR UPDATE). The
+winner then rereads the debrief and its pages, so it counts and pages from what is committed, not from what
+it loaded. Answering marks tally_dirty with an UPDATE while holding the lock; a tally clears it with a
+conditional update, which waits for an answer being made, and counts after it: an answer is in the tally that
+cleared its mark, or its mark is still set for the next tally.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from callout import escalation, messages, rotation
 from callout.config import DebriefConfig
@@ -106,6 +114,16 @@ def _reachable(request: Request) -> int:
     return sum(1 for p in request.pages if p.state in ("accepted", "pending"))
 
 
+def _reread(session: Session, request: Request, lock: bool = False) -> None:
+    """Reload the debrief and its pages from the database (with lock, holding its row until commit)."""
+    session.flush()  # a refresh drops unflushed changes
+    session.refresh(request, with_for_update=lock or None)
+    # The pages this session loaded keep their old states through a refresh of the request: reload them.
+    session.scalars(
+        select(Page).where(Page.request_id == request.id).execution_options(populate_existing=True)
+    ).all()
+
+
 def _claim_stage(session: Session, request: Request, expected: int) -> bool:
     """Move the debrief from stage expected to the next; False if another caller already did."""
     claimed = session.execute(
@@ -116,16 +134,21 @@ def _claim_stage(session: Session, request: Request, expected: int) -> bool:
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.refresh(request)
+    _reread(session, request)  # whom the stage skips: every page and answer committed so far
     return True
 
 
-def _page_stages(session: Session, env: Env, now: datetime, request: Request) -> list[tuple[str, int]]:
-    """Page the next stage, and the ones after it while too few could say yes; return (stage, count)s."""
+def _page_stages(session: Session, env: Env, now: datetime, request: Request) -> list[tuple[str, int]] | None:
+    """Page the next stage, and the ones after it while too few could say yes; return (stage, count)s.
+
+    Returns None if another process had moved the debrief on first (it pages and tells).
+    """
     settings = _settings(env, request)
     stages = _stages(request)
     paged: list[tuple[str, int]] = []
+    claimed = False
     while request.step < len(stages) and _claim_stage(session, request, request.step):
+        claimed = True
         stage = stages[request.step - 1]
         skip = {p.member_id for p in request.pages} | {request.initiator_id}
         members = [m for m in _candidates(session, env, now, request, stage) if m.id not in skip]
@@ -138,7 +161,10 @@ def _page_stages(session: Session, env: Env, now: datetime, request: Request) ->
             if _reachable(request) >= settings.min_responders:
                 break
     if not paged and request.step == len(stages):
-        _claim_stage(session, request, request.step)  # nobody left: widening is over
+        # Nobody left: widening is over, and whoever claims that tells the initiator so.
+        claimed = _claim_stage(session, request, request.step) or claimed
+    if not claimed:
+        return None
     request.step_deadline = now + settings.widen_after if request.step <= len(stages) else None
     return paged
 
@@ -178,6 +204,10 @@ def respond(session: Session, env: Env, now: datetime, member: Member, request: 
         return messages.debrief_over(request.code)
     if member.id == request.initiator_id:
         return messages.debrief_own(request.code)
+    # A tally, widen or close of this debrief by another process waits for this answer, or this for it.
+    _reread(session, request, lock=True)
+    if request.status != "open":
+        return messages.debrief_over(request.code)
     mine = [p for p in request.pages if p.member_id == member.id]
     if not mine:
         if member.role != "director":  # the director may answer a debrief they were not paged for
@@ -189,7 +219,8 @@ def respond(session: Session, env: Env, now: datetime, member: Member, request: 
     if any(p.state != state for p in mine):
         for page in mine:
             page.state, page.answered_at, page.answer_channel = state, now, "sms"
-        request.tally_dirty = True
+        # An UPDATE, not an attribute: the ORM writes nothing when the value it loaded was already True.
+        session.execute(update(Request).where(Request.id == request.id).values(tally_dirty=True))
         log.info("debrief %s: %s %s", request.code, member.name, "responding" if yes else "unable")
     if yes:
         contact = escalation.contact_of(env, request)
@@ -223,33 +254,52 @@ def _close(session: Session, env: Env, now: datetime, request: Request, reason: 
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.refresh(request)
+    _reread(session, request)  # close the pages still pending now, and end on a tally of every answer
     escalation.close(session, env, now, request, area=None, overtime=False, reason=reason)
     request.tally_dirty = False
     request.tally_sent_at = now
     return True
 
 
-def _widen_due(request: Request, settings: DebriefConfig, now: datetime) -> bool:
+def _set_deadline(session: Session, request: Request, deadline: datetime | None) -> bool:
+    """Set the step deadline if the debrief is still open at the step it was loaded at; False if not."""
+    claimed = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.step == request.step, Request.status == "open")
+        .values(step_deadline=deadline)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(request, "step_deadline", deadline)
+    return True
+
+
+def _widen_due(session: Session, request: Request, settings: DebriefConfig, now: datetime) -> bool:
     """Tell whether to widen now: too few said yes by the deadline, or too few could still say yes.
 
     While enough say yes the deadline is cleared; a change of mind that leaves too few sets it again.
+    False, changing nothing, when another process has moved the debrief on since it was loaded.
     """
     if request.step > len(_stages(request)):
         return False
     if sum(1 for p in request.pages if p.state == "accepted") >= settings.min_responders:
-        request.step_deadline = None
+        if request.step_deadline is not None:
+            _set_deadline(session, request, None)
         return False
-    if request.step_deadline is None:
-        request.step_deadline = now + settings.widen_after
+    if request.step_deadline is None and not _set_deadline(session, request, now + settings.widen_after):
+        return False
+    assert request.step_deadline is not None
     return request.step_deadline <= now or _reachable(request) < settings.min_responders
 
 
 def _widen(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page the next stage(s) and tell the initiator and director; or that nobody is left to page."""
     settings = _settings(env, request)
-    yes = len(tally(request).yes)
     paged = _page_stages(session, env, now, request)
+    if paged is None:  # another process widened it and told them
+        return
+    yes = len(tally(request).yes)
     if paged:
         whom = " and ".join(STAGE_WORDS[stage] for stage, _ in paged)
         count = sum(n for _, n in paged)
@@ -285,7 +335,8 @@ def _send_tally(session: Session, env: Env, now: datetime, request: Request, eve
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return
-    session.refresh(request)
+    # Count after the claim: it waited for any answer being made, so its mark cannot be cleared uncounted.
+    _reread(session, request)
     _tell(session, env, now, request, tally_text(request), director=False)
 
 
@@ -303,6 +354,6 @@ def run_due(session: Session, env: Env, now: datetime) -> None:
             if _close(session, env, now, request, "window"):
                 _tell(session, env, now, request, messages.debrief_closed(tally_text(request)), director=True)
             continue
-        if _widen_due(request, settings, now):
+        if _widen_due(session, request, settings, now):
             _widen(session, env, now, request)
         _send_tally(session, env, now, request, settings.tally_every)

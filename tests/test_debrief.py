@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callout import debrief, messages
 from callout.config import Config
@@ -446,3 +447,145 @@ def test_the_window_is_measured_from_the_opening(
     assert request.opened_at == NOW and request.step_deadline == NOW + timedelta(minutes=10)
     with rt.sessions() as session:
         assert session.scalar(select(Page.tier).distinct()) == "debrief"
+
+
+# -- two processes at once: every worker's scheduler runs run_due, and replies are handled side by side --
+
+
+def loaded(rt: Any) -> tuple[Session, Request, dict[int, Member]]:
+    """Return another process's session that has read the debrief, its pages and the members.
+
+    Its transaction is over (so SQLite lets this process write) but its objects stay as it read them, as a
+    process's do on PostgreSQL while another commits between its reads and its writes.
+    """
+    session = rt.sessions()
+    request = session.scalar(select(Request).where(Request.kind == "debrief"))
+    assert request is not None
+    _ = [(p.state, p.member.name) for p in request.pages], request.team, request.initiator
+    members = {m.id: m for m in session.scalars(select(Member))}
+    # The identity map holds objects weakly: keep them, pages too, as the other process's code would.
+    session.info["held"] = (request, list(request.pages), members)
+    session.commit()
+    return session, request, members
+
+
+def test_a_widen_another_process_made_first_says_nothing(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    clock.advance(minutes=10, seconds=1)
+    other, _, _ = loaded(rt)  # the other worker's tick has read the debrief, due to widen ...
+    tick(rt)  # ... when this worker's tick widens it
+    debrief.run_due(other, rt.env, clock.now)
+    other.commit()
+    other.close()
+    send(rt)
+    widened = f"DEBRIEF {code}: 0 of 2 needed responding; now also paging the fallback roles (2 more)."
+    assert transport.to(roster["diaz"].phone) == [widened]  # not "everyone we can reach has been paged"
+    assert len(pages(transport, roster["patel"])) == 1
+    assert the_debrief(rt).step_deadline == clock.now + timedelta(minutes=10)
+
+
+def test_two_processes_say_once_that_nobody_is_left_and_leave_nothing_due(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    clock.advance(minutes=10, seconds=1)
+    tick(rt)  # the fallback roles are paged: every stage is out
+    for name in ("ortiz", "park", "patel", "nguyen"):
+        twilio.sms(roster[name].phone, f"2 {code}")
+    for name in ("rivera", "chen"):
+        twilio.sms(roster[name].phone, f"1 {code}")
+    tick(rt)  # enough say yes: nothing is due
+    twilio.sms(roster["chen"].phone, f"2 {code}")  # only Rivera is left
+    other, _, _ = loaded(rt)
+    tick(rt)
+    debrief.run_due(other, rt.env, clock.now)
+    other.commit()
+    other.close()
+    send(rt)
+    short = messages.debrief_short(code, 1, 2)
+    assert transport.to(roster["diaz"].phone).count(short) == 1
+    assert transport.to(roster["nguyen"].phone).count(short) == 1
+    request = the_debrief(rt)
+    assert request.step == 3 and request.step_deadline is None  # /healthz never sees it overdue
+
+
+def test_an_answer_made_while_a_tally_goes_out_is_in_the_next_tally(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    twilio.sms(roster["rivera"].phone, "1")  # a tally is due
+    replying, request, members = loaded(rt)  # Chen's YES has read the debrief ...
+    clock.advance(seconds=1)
+    tick(rt)  # ... when the tally of Rivera alone goes out
+    debrief.respond(replying, rt.env, clock.now, members[roster["chen"].id], request, yes=True)
+    replying.commit()
+    replying.close()
+    clock.advance(seconds=30)
+    tick(rt)
+    assert transport.to(roster["diaz"].phone) == [
+        f"DEBRIEF {code}: 1 responding: Rivera; 0 unable; 3 no answer yet.",
+        f"DEBRIEF {code}: 2 responding: Rivera, Chen; 0 unable; 2 no answer yet.",
+    ]
+
+
+def test_a_tally_counts_an_answer_recorded_after_its_tick_read_the_debrief(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    twilio.sms(roster["rivera"].phone, "1")
+    clock.advance(seconds=1)
+    ticking, _, _ = loaded(rt)  # a tick has read the debrief and its pages ...
+    twilio.sms(roster["chen"].phone, "1")  # ... when Chen's YES is recorded
+    debrief.run_due(ticking, rt.env, clock.now)
+    ticking.commit()
+    ticking.close()
+    clock.advance(seconds=31)
+    tick(rt)
+    assert transport.to(roster["diaz"].phone) == [
+        f"DEBRIEF {code}: 2 responding: Rivera, Chen; 0 unable; 2 no answer yet."
+    ]
+
+
+def test_an_answer_recorded_while_the_debrief_ends_is_kept_and_counted(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    clock.advance(hours=1)
+    closing, _, _ = loaded(rt)  # the tick that ends the debrief has read it ...
+    twilio.sms(roster["rivera"].phone, "1")  # ... when Rivera's YES is recorded
+    debrief.run_due(closing, rt.env, clock.now)
+    closing.commit()
+    closing.close()
+    send(rt)
+    assert transport.to(roster["diaz"].phone)[-1] == f"Ended. DEBRIEF {code}: 1 responding: Rivera; 0 unable."
+    states = {p.member.name: p.state for p in the_debrief(rt).pages}
+    assert states == {"Rivera": "accepted", "Chen": "closed", "Ortiz": "closed", "Park": "closed"}
+
+
+def test_an_answer_to_a_debrief_that_ended_meanwhile_is_not_recorded(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    replying, request, members = loaded(rt)  # Rivera's YES has read the open debrief ...
+    twilio.sms(roster["diaz"].phone, f"DONE {code}")  # ... when Diaz ends it
+    answer = debrief.respond(replying, rt.env, clock.now, members[roster["rivera"].id], request, yes=True)
+    replying.commit()
+    replying.close()
+    assert answer == messages.debrief_over(code)
+    assert {p.state for p in the_debrief(rt).pages} == {"closed"}
+
+
+def test_two_answers_from_the_director_at_once_make_one_page(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    replying, request, members = loaded(rt)  # the director's NO has read the debrief ...
+    twilio.sms(roster["nguyen"].phone, f"1 {code}")  # ... when their YES is recorded
+    answer = debrief.respond(replying, rt.env, clock.now, members[roster["nguyen"].id], request, yes=False)
+    replying.commit()
+    replying.close()
+    assert answer == messages.debrief_no(code)
+    mine = [p.state for p in the_debrief(rt).pages if p.member_id == roster["nguyen"].id]
+    assert mine == ["declined"]
