@@ -114,16 +114,6 @@ def _reachable(request: Request) -> int:
     return sum(1 for p in request.pages if p.state in ("accepted", "pending"))
 
 
-def _reread(session: Session, request: Request, lock: bool = False) -> None:
-    """Reload the debrief and its pages from the database (with lock, holding its row until commit)."""
-    session.flush()  # a refresh drops unflushed changes
-    session.refresh(request, with_for_update=lock or None)
-    # The pages this session loaded keep their old states through a refresh of the request: reload them.
-    session.scalars(
-        select(Page).where(Page.request_id == request.id).execution_options(populate_existing=True)
-    ).all()
-
-
 def _claim_stage(session: Session, request: Request, expected: int) -> bool:
     """Move the debrief from stage expected to the next; False if another caller already did."""
     claimed = session.execute(
@@ -134,7 +124,7 @@ def _claim_stage(session: Session, request: Request, expected: int) -> bool:
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    _reread(session, request)  # whom the stage skips: every page and answer committed so far
+    escalation.lock(session, request)  # whom the stage skips: every page and answer committed so far
     return True
 
 
@@ -205,7 +195,7 @@ def respond(session: Session, env: Env, now: datetime, member: Member, request: 
     if member.id == request.initiator_id:
         return messages.debrief_own(request.code)
     # A tally, widen or close of this debrief by another process waits for this answer, or this for it.
-    _reread(session, request, lock=True)
+    escalation.lock(session, request)
     if request.status != "open":
         return messages.debrief_over(request.code)
     mine = [p for p in request.pages if p.member_id == member.id]
@@ -254,7 +244,7 @@ def _close(session: Session, env: Env, now: datetime, request: Request, reason: 
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    _reread(session, request)  # close the pages still pending now, and end on a tally of every answer
+    escalation.lock(session, request)  # close the pages still pending now, and end on a tally of every answer
     escalation.close(session, env, now, request, area=None, overtime=False, reason=reason)
     request.tally_dirty = False
     request.tally_sent_at = now
@@ -336,7 +326,7 @@ def _send_tally(session: Session, env: Env, now: datetime, request: Request, eve
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return
     # Count after the claim: it waited for any answer being made, so its mark cannot be cleared uncounted.
-    _reread(session, request)
+    escalation.lock(session, request)
     _tell(session, env, now, request, tally_text(request), director=False)
 
 
