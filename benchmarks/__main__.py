@@ -16,7 +16,17 @@ from typing import Any
 
 from benchmarks import phases
 from benchmarks.phases import Options
-from benchmarks.report import DEBRIEF, FIRST_PAGE, INBOUND, LATENESS, MEMORY, Row, machine, table
+from benchmarks.report import (
+    DEBRIEF,
+    FIRST_PAGE,
+    INBOUND,
+    LATENESS,
+    MEMORY,
+    SMALL_DEBRIEF,
+    Row,
+    machine,
+    table,
+)
 from benchmarks.stack import Database
 from callout.config import ServerConfig
 
@@ -28,12 +38,13 @@ QUICK: dict[str, Any] = {
     "open_requests": 40,
     "ack_timeout": 3,
     "debrief_members": 20,
+    "small_debrief_members": 10,
     "clients": 16,
 }
 Phase = Callable[[Path, Options], list[Row]]
 PHASES: dict[str, tuple[Phase, tuple[str, ...]]] = {
     "steady": (phases.steady, (INBOUND, FIRST_PAGE)),
-    "debrief": (phases.debrief, (DEBRIEF,)),
+    "debrief": (phases.debrief, (SMALL_DEBRIEF, DEBRIEF)),
     "timeouts": (phases.timeouts, (LATENESS, MEMORY)),
 }
 
@@ -63,6 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--ack-timeout", type=float, default=d.ack_timeout, help="seconds, for the timeout run")
     p.add_argument("--debrief-members", type=int, default=d.debrief_members, help="peers a debrief pages")
+    p.add_argument(
+        "--small-debrief-members",
+        type=int,
+        default=d.small_debrief_members,
+        help="peers the small debrief pages (default %(default)s)",
+    )
     p.add_argument("--senders", type=int, help="[server] senders (default: the app's default)")
     p.add_argument("--tick", help='[server] tick, such as "0.5s" (default: the app\'s default)')
     p.add_argument(

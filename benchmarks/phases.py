@@ -14,12 +14,21 @@ from typing import Any
 from sqlalchemy import text
 
 from benchmarks.load import Client, Inbound, Responder, Sent, paced
-from benchmarks.report import DEBRIEF, FIRST_PAGE, INBOUND, LATENESS, MEMORY, Row, ms, percentile
+from benchmarks.report import (
+    DEBRIEF,
+    FIRST_PAGE,
+    INBOUND,
+    LATENESS,
+    MEMORY,
+    SMALL_DEBRIEF,
+    Row,
+    ms,
+    percentile,
+)
 from benchmarks.stack import (
     DEBRIEF_NOTE,
     CpuMeter,
     Database,
-    Roster,
     Setup,
     Stack,
     make_roster,
@@ -55,7 +64,8 @@ class Options:
     members: int = 50
     open_requests: int = 1000
     ack_timeout: float = 60
-    debrief_members: int = 200
+    debrief_members: int = 200  # issue 7: every page of a debrief of 200 sent within 3 s
+    small_debrief_members: int = 50  # issue 5: a debrief hands 50 pages to Twilio within 2 s
     senders: int | None = None
     tick: str | None = None
     scheduler_process: bool = False
@@ -240,33 +250,54 @@ def _first_page_row(delays: list[float], opened: int, notes: list[str]) -> Row:
     )
 
 
-# -- a debrief to every peer of a large team ------------------------------------------------------
+# -- a debrief to every peer of a team: a small one (50), then a large one (200) --------------------
 
 
 def debrief(folder: Path, options: Options) -> list[Row]:
-    """Have dispatch call out a team of many peers; measure until every page's REST call was made."""
+    """Have dispatch call out two teams in turn, a small and a large; measure until every page's REST call."""
     setup = _setup(options, 0, 0, LONG_DURATION)
-    roster = make_roster(0, options.debrief_members + 3, peers=options.debrief_members)
+    small = make_roster(1, options.small_debrief_members + 3, peers=options.small_debrief_members)
+    large = make_roster(0, options.debrief_members + 3, peers=options.debrief_members)
     return run_stack(
         folder,
         options,
         setup,
-        lambda stack: _debrief(stack, options, roster),
-        extra_teams=[("debrief", roster)],
+        lambda stack: _debriefs(stack, options),
+        extra_teams=[("debrief-small", small), ("debrief", large)],
     )
 
 
-def _debrief(stack: Stack, options: Options, roster: Roster) -> list[Row]:
-    """Send one DEBRIEF on a started stack and return its row."""
+def _debriefs(stack: Stack, options: Options) -> list[Row]:
+    """Send the small DEBRIEF, then (its messages all sent) the large one; return their rows."""
     client = Client(stack.gunicorn.url)
     # One ordinary request first, so the measured text does not pay for the workers' first request.
     client.post(Inbound(requester_phone(0), stack.numbers["debrief"], "warm-up", "open"))
     _wait_for_pages(stack, lambda pages: len(pages) >= 1, timeout=30)
-    peers = set(roster.peers)
-    started = time.time()
-    sent = client.post(
-        Inbound(roster.dispatch[0], stack.numbers["debrief"], f"DEBRIEF {DEBRIEF_NOTE}", "debrief")
+    order = (
+        "the small debrief runs first; the large one on the same stack once everything the small one "
+        "queued was sent",
     )
+    rows = [_debrief(stack, options, client, "debrief-small", SMALL_DEBRIEF, 2.0, order)]
+    _wait_for_outbox(stack, timeout=60)
+    rows.append(_debrief(stack, options, client, "debrief", DEBRIEF, 3.0))
+    return rows
+
+
+def _debrief(
+    stack: Stack,
+    options: Options,
+    client: Client,
+    slug: str,
+    label: str,
+    target: float,
+    notes: tuple[str, ...] = (),
+) -> Row:
+    """Send one DEBRIEF to team slug on a started stack and return its row, against target seconds."""
+    roster = stack.rosters[slug]
+    peers = set(roster.peers)
+    goal = f"< {target:g} s"
+    started = time.time()
+    sent = client.post(Inbound(roster.dispatch[0], stack.numbers[slug], f"DEBRIEF {DEBRIEF_NOTE}", "debrief"))
 
     def debrief_pages(messages: list[dict[str, Any]]) -> list[float]:
         """Return when each debrief page reached the fake."""
@@ -280,20 +311,17 @@ def _debrief(stack: Stack, options: Options, roster: Roster) -> list[Row]:
     arrivals = sorted(debrief_pages(messages))
     total = len(peers)
     if sent.status != 200 or not arrivals:
-        return [
-            Row(DEBRIEF, f"no debrief page arrived (webhook answered {sent.status})", "< 3 s", failed=True)
-        ]
+        return Row(label, f"no debrief page arrived (webhook answered {sent.status})", goal, failed=True)
     last = arrivals[-1] - sent.sent_at
-    return [
-        Row(
-            DEBRIEF,
-            f"{last:.2f} s to the last of {len(arrivals)}/{total} pages "
-            f"(first {ms(arrivals[0] - sent.sent_at)}; "
-            f"webhook answered in {ms(sent.latency)})",
-            "< 3 s",
-            met=len(arrivals) == total and last < 3.0,
-        )
-    ]
+    return Row(
+        label,
+        f"{last:.2f} s to the last of {len(arrivals)}/{total} pages "
+        f"(first {ms(arrivals[0] - sent.sent_at)}; "
+        f"webhook answered in {ms(sent.latency)})",
+        goal,
+        met=len(arrivals) == total and last < target,
+        notes=notes,
+    )
 
 
 # -- timeouts at scale, and memory ------------------------------------------------------------------

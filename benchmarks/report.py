@@ -12,10 +12,11 @@ from pathlib import Path
 # The rows every run prints, in order (the smoke test checks each label is there).
 INBOUND = "inbound webhook latency"
 FIRST_PAGE = "webhook to first page"
+SMALL_DEBRIEF = "small debrief: every page sent"
 DEBRIEF = "debrief: every page sent"
 LATENESS = "timeout lateness"
 MEMORY = "peak memory per process"
-LABELS = (INBOUND, FIRST_PAGE, DEBRIEF, LATENESS, MEMORY)
+LABELS = (INBOUND, FIRST_PAGE, SMALL_DEBRIEF, DEBRIEF, LATENESS, MEMORY)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.report import LABELS
+from benchmarks.report import DEBRIEF, LABELS, SMALL_DEBRIEF
 
 pytestmark = pytest.mark.e2e
 
@@ -30,5 +30,8 @@ def test_the_quick_benchmark_prints_every_measurement(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith(LABELS)]
     assert [row.split("  ")[0] for row in rows] == list(LABELS)
+    targets = {row.split("  ")[0]: row for row in rows}
+    assert "pages" in targets[SMALL_DEBRIEF] and "< 2 s" in targets[SMALL_DEBRIEF]  # issue 5's target
+    assert "pages" in targets[DEBRIEF] and "< 3 s" in targets[DEBRIEF]  # issue 7's
     assert "FAILED" not in result.stdout
     assert output.read_text() == result.stdout
