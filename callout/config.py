@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callout.commands import CODE_ALPHABET, looks_like_code
 from callout.phones import InvalidPhone, to_e164
 
 DEFAULT_CONTENT_AREAS = (
@@ -25,6 +27,7 @@ DEFAULT_CONTENT_AREAS = (
     "other",
 )
 ROLES = ("peer", "psychologist", "director", "dispatch")
+MAX_DURATION = timedelta(days=365)  # longer is a typo; far longer would overflow datetime arithmetic
 
 
 class ConfigError(Exception):
@@ -154,21 +157,35 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 def parse_duration(value: object, key: str) -> timedelta:
-    """Parse "90s", "5m", "2h", "1d" or a number of seconds; raise ConfigError naming key."""
+    """Parse "90s", "5m", "2h", "1d" or a number of seconds, up to 365 days; raise ConfigError naming key."""
+    expected = ConfigError(f'{key}: expected a duration such as "90s", "5m" or "2h", got {value!r}')
+    seconds: float
     if isinstance(value, bool):
-        raise ConfigError(f'{key}: expected a duration such as "90s", "5m" or "2h", got {value!r}')
+        raise expected
     if isinstance(value, int | float):
-        if value < 0:
-            raise ConfigError(f"{key}: a duration cannot be negative, got {value!r}")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            try:
-                return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-            except OverflowError:
-                raise ConfigError(f"{key}: {value!r} is longer than any calendar holds") from None
-    raise ConfigError(f'{key}: expected a duration such as "90s", "5m" or "2h", got {value!r}')
+        seconds = value
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise expected
+    if isinstance(seconds, float) and math.isnan(seconds):
+        raise expected
+    if seconds < 0:
+        raise ConfigError(f"{key}: a duration cannot be negative, got {value!r}")
+    if seconds > MAX_DURATION.total_seconds():  # also infinity, and integers too big for a float
+        raise ConfigError(f"{key}: must be at most {format_duration(MAX_DURATION)}, got {value!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Return value as the config file would write it: "90s", "5m", "2h", "3d" or "250ms"."""
+    milliseconds = round(value.total_seconds() * 1000)
+    if milliseconds == 0:
+        return "0s"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if milliseconds % size == 0:
+            return f"{milliseconds // size}{unit}"
+    return f"{milliseconds}ms"
 
 
 class _Table:
@@ -243,7 +260,9 @@ def _server(data: Mapping[str, Any]) -> ServerConfig:
         )
     tick = t.duration("tick", ServerConfig.tick)
     if not timedelta(milliseconds=50) <= tick <= timedelta(seconds=1):
-        raise ConfigError(f"server.tick: must be between 50ms and 1s so timeouts fire on time, got {tick}")
+        raise ConfigError(
+            f"server.tick: must be between 50ms and 1s so timeouts fire on time, got {format_duration(tick)}"
+        )
     return ServerConfig(
         public_url=public_url,
         database_url=database_url,
@@ -267,13 +286,18 @@ def _twilio(data: Mapping[str, Any], env: Mapping[str, str]) -> TwilioConfig:
     if api_base_url and not re.match(r"^https?://[^/\s]+", api_base_url):
         raise ConfigError(f"twilio.api_base_url: expected an http(s) URL, got {api_base_url!r}")
     service = t.text("messaging_service_sid", "")
-    if service and not re.match(r"^MG[0-9a-fA-F]{32}$", service):
+    if service and not re.fullmatch(r"MG[0-9a-fA-F]{32}", service):
         raise ConfigError(
             f"twilio.messaging_service_sid: expected MG followed by 32 hex digits, got {service!r}"
         )
-    return TwilioConfig(
-        account_sid, auth_token, api_base_url, service, t.duration("timeout", TwilioConfig.timeout)
-    )
+    timeout = t.duration("timeout", TwilioConfig.timeout)
+    if not timedelta(seconds=1) <= timeout <= timedelta(seconds=30):
+        # The outbox takes a send claimed over 60 s ago for one whose process died, and sends it again.
+        raise ConfigError(
+            "twilio.timeout: must be between 1s and 30s, so a slow send is never taken for a dead one"
+            f" and sent twice, got {format_duration(timeout)}"
+        )
+    return TwilioConfig(account_sid, auth_token, api_base_url, service, timeout)
 
 
 def _privacy(data: Mapping[str, Any], env: Mapping[str, str], twilio: TwilioConfig) -> PrivacyConfig:
@@ -340,6 +364,30 @@ def _debrief(data: Mapping[str, Any], prefix: str) -> DebriefConfig:
     )
 
 
+def _content_areas(t: _Table) -> tuple[str, ...]:
+    """Read content_areas: each one word a member can text after DONE (lowercased, as DONE reads it)."""
+    key = t.key("content_areas")
+    areas = tuple(area.lower() for area in t.strings("content_areas", DEFAULT_CONTENT_AREAS))
+    if not areas:
+        raise ConfigError(f"{key}: needs at least one area")
+    for i, area in enumerate(areas):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", area):
+            raise ConfigError(
+                f"{key}: {area!r} must be one lowercase word of letters, digits, dashes or underscores"
+                " (DONE reads one word per area)"
+            )
+        if area == "ot":
+            raise ConfigError(f"{key}: 'ot' cannot be an area: DONE ... OT means overtime")
+        if looks_like_code(area):
+            raise ConfigError(
+                f"{key}: {area!r} cannot be an area: DONE would read it as a request code"
+                f" (4 of {CODE_ALPHABET})"
+            )
+        if area in areas[:i]:
+            raise ConfigError(f"{key}: {area!r} is listed twice")
+    return areas
+
+
 def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Path | None) -> TeamConfig:
     prefix = f"teams[{index}]"
     t = _Table(
@@ -359,7 +407,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
         },
     )
     slug = t.text("slug", "")
-    if not re.match(r"^[a-z0-9][a-z0-9-]{0,63}$", slug):
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", slug):
         raise ConfigError(f"{prefix}.slug: expected lowercase letters, digits and dashes, got {slug!r}")
     try:
         support_number = to_e164(t.text("support_number", ""))
@@ -368,21 +416,21 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
     timezone = t.text("timezone", TeamConfig.timezone)
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder of the zone database
         raise ConfigError(f"{prefix}.timezone: unknown time zone {timezone!r}") from None
     handoff_text = t.text("handoff", "07:00")
-    match = re.match(r"^([01]\d|2[0-3]):([0-5]\d)$", handoff_text)
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", handoff_text)
     if not match:
         raise ConfigError(f"{prefix}.handoff: expected HH:MM in 24-hour time, got {handoff_text!r}")
     roster_text = t.text("roster", "")
+    if "\0" in roster_text:
+        raise ConfigError(f"{prefix}.roster: a file name cannot hold a NUL character, got {roster_text!r}")
     roster = None
     if roster_text:
         roster = Path(roster_text)
         if not roster.is_absolute() and base is not None:
             roster = base / roster
-    areas = t.strings("content_areas", DEFAULT_CONTENT_AREAS)
-    if not areas:
-        raise ConfigError(f"{prefix}.content_areas: needs at least one area")
+    areas = _content_areas(t)
     env_token = f"CALLOUT_DISPATCH_TOKEN_{slug.upper().replace('-', '_')}"
     return TeamConfig(
         slug=slug,
@@ -392,7 +440,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
         handoff=time(int(match.group(1)), int(match.group(2))),
         roster=roster,
         dispatch_token=_secret(t, "dispatch_token", env, env_token),
-        content_areas=tuple(a.lower() for a in areas),
+        content_areas=areas,
         escalation=_escalation(data.get("escalation", {}), f"{prefix}.escalation"),
         debrief=_debrief(data.get("debrief", {}), f"{prefix}.debrief"),
     )
@@ -412,10 +460,19 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
         for i, value in enumerate(values):
             if value in values[:i]:
                 raise ConfigError(f"teams[{i}].{attribute}: {value!r} is used by another team")
+    privacy = _privacy(data.get("privacy", {}), env, twilio)
+    for i, team in enumerate(teams):
+        reminder = team.escalation.reminder_after
+        if reminder >= privacy.close_after:  # the request would be closed before anyone is reminded
+            raise ConfigError(
+                f"teams[{i}].escalation.reminder_after: {format_duration(reminder)} must be shorter than"
+                f" privacy.close_after ({format_duration(privacy.close_after)}),"
+                " else no reminder is ever sent"
+            )
     return Config(
         server=_server(data.get("server", {})),
         twilio=twilio,
-        privacy=_privacy(data.get("privacy", {}), env, twilio),
+        privacy=privacy,
         limits=_limits(data.get("limits", {})),
         teams=teams,
         path=path,
@@ -436,7 +493,14 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
+        raise ConfigError(f"config file {path}: not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"config file {path}: not UTF-8 text (line {line}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
     config = parse_config(data, env, path.resolve())

@@ -265,3 +265,100 @@ def test_main_registers_the_roster_commands(tmp_path: Path, database_url: str) -
     )
     assert result.returncode == 0, result.stderr
     assert "override-remove" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59", "0001-01-01T00:00", "0001-01-01T00:00+05:00", "9001-01-01T00:00Z"]
+)
+def test_it_refuses_a_moment_out_of_range_in_one_line(run: Run, moment: str) -> None:
+    errors = failed(run("oncall", "--at", moment))
+    assert errors.strip() == f"callout: --at: {moment!r} is out of range: use a year from 1970 to 9000"
+
+
+def test_it_looks_at_the_far_edges_of_the_range(run: Run, tmp_path: Path) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    assert "shift: Wed 9000-12-31 07:00 CST to Thu 9001-01-01 07:00 CST" in ok(
+        run("oncall", "--at", "9000-12-31T23:59")
+    )
+    assert "at Wed 1969-12-31 18:00 CST" in ok(run("oncall", "--at", "1970-01-01T00:00Z"))
+
+
+@pytest.mark.parametrize("moment", ["", "  "])
+def test_it_refuses_an_empty_moment_instead_of_taking_now(run: Run, moment: str) -> None:
+    errors = failed(run("oncall", "--at", moment))
+    assert errors.strip() == (
+        f"callout: --at: expected an ISO-8601 date and time such as 2026-03-10T14:00, got {moment!r}"
+    )
+    assert failed(run("oncall", "--check", "--at", moment)).strip() == (
+        "callout: --check looks ahead from now; leave out --at"
+    )
+
+
+@pytest.mark.parametrize("days", ["0", "367", "3000000", "-1"])
+def test_it_refuses_to_check_further_than_a_year(run: Run, days: str) -> None:
+    errors = failed(run("oncall", "--check", "--days", days))
+    assert "Invalid value for '--days'" in errors and "1<=x<=366" in errors
+
+
+def test_it_checks_a_whole_year(run: Run, tmp_path: Path) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    assert "every shift in the next 366 days has an available peer" in ok(
+        run("oncall", "--check", "--days", "366")
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "option"),
+    [
+        ("2026-03-10T09:00", "9999-12-31T23:59", "--to"),
+        ("0001-01-01T00:00", "2026-03-10T19:00", "--from"),
+    ],
+)
+def test_it_refuses_an_override_out_of_range_and_adds_nothing(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session], start: str, end: str, option: str
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    errors = failed(run("oncall", "override", "--member", "Sgt. Lee Park", "--from", start, "--to", end))
+    bad = end if option == "--to" else start
+    assert errors.strip() == f"callout: {option}: {bad!r} is out of range: use a year from 1970 to 9000"
+    with sessions() as session:
+        assert session.scalars(select(Override)).all() == []
+
+
+@pytest.mark.parametrize("override_id", ["99999999999999999999", str(2**63), "0"])
+def test_it_says_there_is_no_override_with_an_id_no_database_holds(run: Run, override_id: str) -> None:
+    errors = failed(run("oncall", "override-remove", override_id))
+    assert errors.strip() == f"callout: no override {override_id}"
+
+
+def test_it_refuses_a_roster_that_is_a_folder(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "rosters.toml"
+    folder.mkdir()
+    errors = failed(run("roster", "import", str(folder)))
+    assert f"'{folder}' is a directory" in errors
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin.csv", "name,phone,role\nPeña,(432) 555-0101,peer\n".encode("latin-1"), "cannot be read:"),
+        ("binary.toml", bytes(range(256)), "cannot be read:"),
+        ("nul.toml", b"\0\0\0", "not valid TOML"),
+        ("empty.toml", b"", "no members"),
+        ("empty.csv", b"", "missing column 'name'"),
+        ("huge.csv", b'name,phone,role\n"' + b"x" * 200_000 + b'",(432) 555-0101,peer\n', "field larger"),
+    ],
+)
+def test_it_refuses_an_odd_roster_file_and_changes_nothing(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session], name: str, content: bytes, message: str
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    odd = tmp_path / name
+    odd.write_bytes(content)
+    errors = failed(run("roster", "import", str(odd)), code=1)
+    assert str(odd) in errors and message in errors
+    assert len(names(sessions)) == 5
+
+
+def test_it_lists_a_team_without_members(run: Run) -> None:
+    assert ok(run("roster", "list")).strip() == "odessa peer support (odessa): 0 active members"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callout.config import ConfigError, load_config, parse_config, parse_duration
+from callout.config import ConfigError, format_duration, load_config, parse_config, parse_duration
 from callout.crypto import new_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,41 @@ def test_it_takes_secrets_from_the_environment() -> None:
         ({"teams": [team(), team(slug="midland")]}, "teams[1].support_number"),
         ({"teams": [team(debrief={"min_responders": -1})]}, "teams[0].debrief.min_responders"),
         ({"unknown": {}}, "unknown"),
+        ({"teams": [team(escalation={"ack_timeout": 10**17})]}, "teams[0].escalation.ack_timeout"),
+        ({"teams": [team(escalation={"ack_timeout": 10**400})]}, "teams[0].escalation.ack_timeout"),
+        ({"teams": [team(escalation={"ack_timeout": float("inf")})]}, "teams[0].escalation.ack_timeout"),
+        ({"teams": [team(escalation={"ack_timeout": float("nan")})]}, "teams[0].escalation.ack_timeout"),
+        ({"teams": [team(escalation={"ack_timeout": "9" * 400 + "d"})]}, "teams[0].escalation.ack_timeout"),
+        ({"teams": [team(debrief={"window": "366d"})]}, "teams[0].debrief.window"),
+        ({"privacy": {"purge_after": 1e20}}, "privacy.purge_after"),
+        ({"teams": [team(timezone="America")]}, "teams[0].timezone"),
+        ({"teams": [team(timezone="America/")]}, "teams[0].timezone"),
+        ({"teams": [team(timezone="a\0b")]}, "teams[0].timezone"),
+        ({"teams": [team(timezone="x" * 300)]}, "teams[0].timezone"),
+        ({"twilio": {"timeout": "0.5s"}}, "twilio.timeout"),
+        ({"twilio": {"timeout": "31s"}}, "twilio.timeout"),
+        ({"twilio": {"timeout": "2m"}}, "twilio.timeout"),
+        ({"twilio": {"messaging_service_sid": "MG" + "a" * 32 + "\n"}}, "twilio.messaging_service_sid"),
+        ({"teams": [team(escalation={"reminder_after": "72h"})]}, "teams[0].escalation.reminder_after"),
+        (
+            {
+                "privacy": {"close_after": "1h"},
+                "teams": [team(), team(slug="midland", support_number="+14325550199")],
+            },
+            "teams[0].escalation.reminder_after",
+        ),
+        ({"teams": [team(content_areas=["work", "ot"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["OT"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["work", "grief", "work"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["Work", "work"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["critical incident"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["grief\n"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["work,"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=["fear"])]}, "teams[0].content_areas"),
+        ({"teams": [team(content_areas=[])]}, "teams[0].content_areas"),
+        ({"teams": [team(slug="odessa\n")]}, "teams[0].slug"),
+        ({"teams": [team(handoff="07:00\n")]}, "teams[0].handoff"),
+        ({"teams": [team(roster="roster\0.toml")]}, "teams[0].roster"),
     ],
 )
 def test_it_names_the_key_of_a_bad_value(data: dict[str, Any], key: str) -> None:
@@ -90,6 +125,74 @@ def test_it_parses_durations(text: object, seconds: float) -> None:
     assert parse_duration(text, "k") == timedelta(seconds=seconds)
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (10**17, "k: must be at most 365d, got 100000000000000000"),
+        (float("inf"), "k: must be at most 365d, got inf"),
+        ("366d", "k: must be at most 365d, got '366d'"),
+        (float("nan"), 'k: expected a duration such as "90s", "5m" or "2h", got nan'),
+        (float("-inf"), "k: a duration cannot be negative, got -inf"),
+    ],
+)
+def test_it_refuses_a_duration_no_calendar_holds(value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_duration(value, "k")
+    assert str(error.value) == message
+
+
+def test_it_takes_durations_up_to_a_year() -> None:
+    assert parse_duration("365d", "k") == timedelta(days=365)
+    assert parse_duration(365 * 86400, "k") == timedelta(days=365)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (0.25, "250ms"), (90, "90s"), (300, "5m"), (7200, "2h"), (259200, "3d")]
+)
+def test_it_formats_durations_as_the_file_writes_them(seconds: float, text: str) -> None:
+    assert format_duration(timedelta(seconds=seconds)) == text
+    assert parse_duration(text, "k") == timedelta(seconds=seconds)
+
+
+def test_it_explains_the_new_limits_in_the_message() -> None:
+    def message(data: dict[str, Any]) -> str:
+        with pytest.raises(ConfigError) as error:
+            parse_config(data, env={})
+        return str(error.value)
+
+    assert message({"twilio": {"timeout": "45s"}}) == (
+        "twilio.timeout: must be between 1s and 30s, so a slow send is never taken for a dead one"
+        " and sent twice, got 45s"
+    )
+    assert message({"privacy": {"close_after": "2h"}, "teams": [team()]}) == (
+        "teams[0].escalation.reminder_after: 2h must be shorter than privacy.close_after (2h),"
+        " else no reminder is ever sent"
+    )
+    assert message({"teams": [team(content_areas=["work", "ot"])]}) == (
+        "teams[0].content_areas: 'ot' cannot be an area: DONE ... OT means overtime"
+    )
+    assert message({"teams": [team(content_areas=["work", "Work"])]}) == (
+        "teams[0].content_areas: 'work' is listed twice"
+    )
+    assert message({"teams": [team(timezone="America")]}) == (
+        "teams[0].timezone: unknown time zone 'America'"
+    )
+
+
+def test_it_accepts_the_edges_of_the_new_limits() -> None:
+    config = parse_config(
+        {
+            "twilio": {"timeout": "30s"},
+            "privacy": {"close_after": "2h"},
+            "teams": [team(escalation={"reminder_after": "119m"}, content_areas=["Work", "peer_2", "x-1"])],
+        },
+        env={},
+    )
+    assert config.twilio.timeout == timedelta(seconds=30)
+    assert config.team("odessa").content_areas == ("work", "peer_2", "x-1")
+    assert parse_config({"twilio": {"timeout": 1}}, env={}).twilio.timeout == timedelta(seconds=1)
+
+
 def test_it_reports_a_missing_or_broken_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml", env={})
@@ -97,6 +200,27 @@ def test_it_reports_a_missing_or_broken_file(tmp_path: Path) -> None:
     broken.write_text("[server\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken, env={})
+
+
+def test_it_reports_a_config_file_that_cannot_be_read(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[[teams]]\nname = "Peñasco"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as error:
+        load_config(latin, env={})
+    assert str(error.value) == f"config file {latin}: not UTF-8 text (line 2); save it as UTF-8"
+    with pytest.raises(ConfigError) as error:
+        load_config(None, env={"CALLOUT_CONFIG": str(tmp_path)})
+    assert str(error.value) == f"config file {tmp_path}: is a folder, not a file"
+    with pytest.raises(ConfigError) as error:
+        load_config(latin / "config.toml", env={})  # a file where a folder should be: NotADirectoryError
+    assert str(error.value) == f"config file {latin / 'config.toml'}: cannot be read: Not a directory"
+
+
+def test_it_reports_a_config_toml_that_is_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"config\.toml: is a folder"):
+        load_config(env={})
 
 
 def test_the_cli_prints_one_line_for_a_bad_config(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callout.config import Config, ConfigError, load_config
 
+YEARS = range(1970, 9001)  # dates the commands take: a day past year 9999 or before year 1 overflows datetime
+
 
 @dataclass
 class Context:
@@ -35,18 +37,41 @@ class Context:
         return self._config
 
     def sessions(self, upgrade: bool = True) -> sessionmaker[Session]:
-        """Return the session factory, migrating the schema and syncing teams first."""
+        """Return the session factory, migrating the schema and syncing teams first.
+
+        A database that cannot be opened, migrated or synced exits with a one-line message.
+        """
         if self._factory is None:
+            from alembic.util import CommandError
+            from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
             from callout.db import make_engine, make_sessionmaker, transaction
             from callout.db import upgrade as upgrade_schema
             from callout.teams import sync_teams
 
-            engine = self._engine = make_engine(self.config.server.database_url)
-            if upgrade:
-                upgrade_schema(engine)
-            self._factory = make_sessionmaker(engine)
-            with transaction(self._factory) as session:
-                sync_teams(session, self.config)
+            config = self.config
+            try:
+                engine = self._engine = make_engine(config.server.database_url)
+            except (ImportError, ValueError, SQLAlchemyError) as exc:  # unknown dialect, driver not installed
+                fail(f"configuration error: server.database_url: cannot be used: {_reason(exc)}")
+            where = engine.url.render_as_string(hide_password=True)
+            try:
+                if upgrade:
+                    upgrade_schema(engine)
+                factory = make_sessionmaker(engine)
+                with transaction(factory) as session:
+                    sync_teams(session, config)
+            except CommandError as exc:  # e.g. a revision this version does not know
+                fail(f"cannot upgrade the database {where}: {exc} (is it from a newer Callout?)", code=1)
+            except IntegrityError as exc:
+                fail(
+                    f"cannot record the configured teams in the database {where}: {_reason(exc)}"
+                    " (a team there has this support_number under another slug; was a slug renamed?)",
+                    code=1,
+                )
+            except SQLAlchemyError as exc:
+                fail(f"cannot open the database {where}: {_reason(exc)}", code=1)
+            self._factory = factory
         return self._factory
 
     def close(self) -> None:
@@ -55,6 +80,13 @@ class Context:
             self._engine.dispose()
             self._engine = None
             self._factory = None
+
+
+def _reason(exc: BaseException) -> str:
+    """Return the first line of what the database driver (or else the exception) said."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

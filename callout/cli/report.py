@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from callout.cli import Context, cli, fail, pass_context
+from callout.cli import YEARS, Context, cli, fail, pass_context
 from callout.config import ConfigError
 from callout.db import transaction
 from callout.report import build_report, render_csv, render_html, render_json, render_text
@@ -16,11 +16,14 @@ RENDERERS = {"text": render_text, "csv": render_csv, "json": render_json, "html"
 
 
 def parse_day(value: str, option: str) -> date:
-    """Parse a YYYY-MM-DD date given to option; fail with a one-line message if it is not one."""
+    """Parse a YYYY-MM-DD date (years 1970 to 9000) given to option; fail with one line if it is not one."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         fail(f"{option} {value!r} is not a date (use YYYY-MM-DD, e.g. 2026-01-31)")
+    if day.year not in YEARS:
+        fail(f"{option} {value!r} is out of range: use a year from {YEARS[0]} to {YEARS[-1]}")
+    return day
 
 
 @cli.command()

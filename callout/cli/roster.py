@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import click
 from sqlalchemy.orm import Session
 
 from callout import rotation
-from callout.cli import Context, cli, fail, pass_context
+from callout.cli import YEARS, Context, cli, fail, pass_context
 from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
 from callout.models import Member, Team
@@ -22,6 +23,7 @@ from callout.roster import RosterError, import_roster, load_roster_file
 from callout.teams import UnknownTeam, get_team
 
 TEAM_HELP = "Team slug (may be left out when one team is configured)."
+MAX_ID = 2**63 - 1  # the largest id a database row can have
 
 
 def _team_configs(ctx: Context, slug: str | None, every: bool = False) -> list[TeamConfig]:
@@ -55,11 +57,13 @@ def _row(session: Session, team_config: TeamConfig) -> Team:
 
 
 def _when(text: str, option: str, team_config: TeamConfig) -> datetime:
-    """Parse an ISO-8601 moment; one without a zone is the team's local time."""
+    """Parse an ISO-8601 moment from 1970 to 9000; one without a zone is the team's local time."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         fail(f"{option}: expected an ISO-8601 date and time such as 2026-03-10T14:00, got {text!r}")
+    if moment.year not in YEARS:
+        fail(f"{option}: {text!r} is out of range: use a year from {YEARS[0]} to {YEARS[-1]}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(team_config.timezone))
     return moment.astimezone(UTC)
@@ -107,6 +111,8 @@ def roster_import(ctx: Context, file: Path, slug: str | None) -> None:
         entries = load_roster_file(file)
         with _session(ctx) as session:
             summary = import_roster(session, _row(session, team_config), entries, datetime.now(UTC))
+    except csv.Error as exc:  # e.g. a field over csv's size limit: not a roster a spreadsheet wrote
+        fail(f"{file}: not a readable CSV file: {exc}", code=1)
     except RosterError as exc:
         if [p.position for p in exc.problems] == ["file"]:
             fail(f"{file}: {exc.problems[0].reason}", code=1)
@@ -153,7 +159,11 @@ def roster_list(ctx: Context, slug: str | None) -> None:
 @click.option("--at", "at_text", metavar="ISO-8601", help="The moment to look at (default: now; local time).")
 @click.option("--check", is_flag=True, help="List coming shifts with no available peer; exit 1 if any.")
 @click.option(
-    "--days", type=click.IntRange(min=0), default=7, show_default=True, help="How far --check looks."
+    "--days",
+    type=click.IntRange(1, 366),
+    default=7,
+    show_default=True,
+    help="How many days ahead --check looks.",
 )
 @click.pass_context
 def oncall(click_ctx: click.Context, slug: str | None, at_text: str | None, check: bool, days: int) -> None:
@@ -163,19 +173,19 @@ def oncall(click_ctx: click.Context, slug: str | None, at_text: str | None, chec
         return
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
-    if check and at_text:
+    if check and at_text is not None:
         fail("--check looks ahead from now; leave out --at")
     now = datetime.now(UTC)
     teams = _team_configs(ctx, slug, every=True)
+    moments = [now if at_text is None else _when(at_text, "--at", team_config) for team_config in teams]
     gaps = 0
     with _session(ctx) as session:
-        for team_config in teams:
+        for team_config, at in zip(teams, moments, strict=True):
             team = _row(session, team_config)
             rotation.ensure_anchor(session, team, now)
             if check:
                 gaps += _show_gaps(session, team, now, days)
             else:
-                at = _when(at_text, "--at", team_config) if at_text else now
                 _show_oncall(session, team, team_config, at)
     if gaps:
         sys.exit(1)
@@ -295,6 +305,8 @@ def oncall_overrides(ctx: Context, slug: str | None) -> None:
 def oncall_override_remove(ctx: Context, override_id: int, slug: str | None) -> None:
     """Remove an override: the scheduled rotation applies again."""
     slug = slug or click.get_current_context().meta.get("callout.oncall.team")
+    if not 1 <= override_id <= MAX_ID:  # the database cannot even look such an id up
+        fail(f"no override {override_id}")
     with _session(ctx) as session:
         team = _row(session, _team_configs(ctx, slug)[0]) if slug else None
         try:
