@@ -215,6 +215,13 @@ def parse_toml(text: str, source: str | None = None) -> list[RosterEntry]:
 
 def parse_csv(text: str, source: str | None = None) -> list[RosterEntry]:
     """Parse a CSV roster (a header row naming the columns); raise RosterError listing every problem."""
+    try:
+        return _parse_csv(text, source)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit: no roster a spreadsheet wrote
+        raise RosterError([Problem("file", f"not a readable CSV file: {exc}")], source) from None
+
+
+def _parse_csv(text: str, source: str | None) -> list[RosterEntry]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     problems = [

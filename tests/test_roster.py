@@ -289,3 +289,11 @@ def test_it_imports_each_configured_roster(
     summaries = import_configured_rosters(session, config, now)
     assert summaries["odessa"].added == ["Ofc. Dana Rivera", "Sgt. Lee Park", "Dr. Ana Cruz"]
     assert len(members(session, team)) == 3
+
+
+def test_a_csv_the_csv_module_cannot_read_is_a_roster_problem_not_a_crash() -> None:
+    huge = 'name,phone,role\n"' + "x" * 200_000 + '",(432) 555-0101,peer\n'
+    with pytest.raises(RosterError) as raised:
+        parse_csv(huge, "huge.csv")
+    [problem] = raised.value.problems
+    assert problem.position == "file" and "not a readable CSV file" in problem.reason
