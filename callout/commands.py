@@ -36,7 +36,7 @@ def parse(text: str) -> Command:
     words = stripped.split(" ") if stripped else []
     if not words:
         return Command("help")
-    head = words[0].upper().rstrip(".!,")
+    head = words[0].upper().rstrip(".!,?") or words[0]  # "who?" is WHO; a lone "?" stays help
     rest = words[1:]
     # "1K7QD" or "YES K7QD": allow a code glued to a digit answer too.
     glued = re.match(rf"^([12])([{CODE_ALPHABET}]{{{CODE_LENGTH}}})$", head)

@@ -109,9 +109,12 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
 
 def _follow_up(request: Request, body: str) -> Reply:
     """Relay a follow-up to the accepting peer, or reassure while paging goes on."""
-    if request.status == "accepted" and request.accepted_by is not None and not request.accepted_by.opted_out:
-        log.info("request %s: relaying a follow-up to %s", request.code, request.accepted_by.name)
-        return Reply(None, [(request.accepted_by.phone, messages.relay(request.code, body))], request.id)
+    holder = request.accepted_by
+    if request.status == "accepted" and holder is not None:
+        if holder.opted_out:  # texts cannot reach them; they have the number and call
+            return Reply(messages.requester_accepted(), request_id=request.id)
+        log.info("request %s: relaying a follow-up to %s", request.code, holder.name)
+        return Reply(None, [(holder.phone, messages.relay(request.code, body))], request.id)
     return Reply(messages.requester_waiting(), request_id=request.id)
 
 
@@ -119,10 +122,12 @@ def _from_member(session: Session, env: Env, now: datetime, member: Member, body
     """Carry out a member's command."""
     command = commands.parse(body)
     handler = _HANDLERS.get(command.name)
-    if handler is None:
+    answer_without_code = command.name in ("accept", "decline") and command.code is None
+    if handler is None or (answer_without_code and not escalation.live_pages_for(session, member)):
         own = escalation.live_request_of(session, env, member.team, member.phone)
         if own is not None:  # a member who asked for support themselves keeps talking to their peer
-            return _follow_up(own, body)
+            return _follow_up(own, body)  # ("No worries, I'm OK now" is words, not a pass)
+    if handler is None:
         return Reply(messages.help_text(member.role))
     return Reply(handler(session, env, now, member, command))
 
@@ -190,6 +195,7 @@ def _done(session: Session, env: Env, now: datetime, member: Member, command: co
         from callout import debrief
 
         return debrief.finish(session, env, now, member, request)
+    escalation.lock(session, request)  # a RELEASE or the unspecified close may be under way elsewhere
     if request.accepted_by_id != member.id or request.status != "accepted":
         return messages.not_yours(request.code)
     areas = env.team(member.team).content_areas
@@ -197,10 +203,12 @@ def _done(session: Session, env: Env, now: datetime, member: Member, command: co
     for word in command.args:
         if word == "ot":
             overtime = True
-        elif word in areas:
-            area = word
-        else:
+        elif word not in areas:
             return messages.bad_area(areas)
+        elif area is not None and word != area:
+            return messages.one_area(areas)
+        else:
+            area = word
     escalation.close(session, env, now, request, area=area, overtime=overtime)
     return messages.closed(request.code, area, overtime)
 
@@ -231,7 +239,7 @@ def _away(session: Session, env: Env, now: datetime, member: Member, command: co
         except ConfigError:
             return messages.away_usage()
         if length <= timedelta(0) or length > MAX_AWAY:
-            return messages.away_usage(bounded=True)
+            return messages.away_usage()
         member.away_until = now + length
         log.info("%s is away until %s", member.name, member.away_until.isoformat())
         return messages.away(messages.local_date(member.away_until, member.team.timezone))

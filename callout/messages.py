@@ -134,10 +134,9 @@ def holding_nothing() -> str:
     return "You hold no open request."
 
 
-def away_usage(bounded: bool = False) -> str:
-    """Explain AWAY after a length it could not read (or one out of range)."""
-    lengths = "a length from 1m to 365d, such as 12h or 3d," if bounded else "a length such as 12h or 3d,"
-    return f"AWAY takes {lengths} or nothing to stay away until BACK."
+def away_usage() -> str:
+    """Explain AWAY after a length it could not read or that is out of range."""
+    return "AWAY takes a length from 1m to 365d, such as 12h or 3d, or nothing to stay away until BACK."
 
 
 def no_open_page() -> str:
@@ -177,6 +176,11 @@ def closed(code: str, area: str | None, overtime: bool) -> str:
 def bad_area(areas: Sequence[str]) -> str:
     """List the valid content areas after an unknown one."""
     return f"Unknown area. Use one of: {', '.join(areas)}."
+
+
+def one_area(areas: Sequence[str]) -> str:
+    """Ask for a single content area after DONE named two."""
+    return f"One area per contact, please: the main one. Use one of: {', '.join(areas)}."
 
 
 def not_yours(code: str) -> str:

@@ -155,6 +155,46 @@ def test_talk_opens_a_request_that_never_pages_the_member_themselves(
     assert any("I'm at home" in b for b in transport.to(team["chen"].phone))
 
 
+def test_a_member_in_their_own_talk_who_writes_no_is_relayed_not_taken_for_a_pass(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["rivera"].phone, "TALK")
+    text(twilio, team["chen"].phone, "1")
+    reply = text(twilio, team["rivera"].phone, "No worries, I'm OK now")
+    assert "no open page" not in reply
+    rt.sender.stop()
+    assert any("No worries, I'm OK now" in b for b in transport.to(team["chen"].phone))
+
+
+def test_who_with_a_question_mark_is_who(rt: Any, twilio: TwilioClient, team: dict[str, Member]) -> None:
+    assert "On call now: Rivera" in text(twilio, team["nguyen"].phone, "who?")
+
+
+def test_done_with_two_areas_asks_for_one_and_closes_nothing(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    assert "One area" in text(twilio, team["rivera"].phone, "DONE work family")
+    assert requests(rt)[0].status == "accepted"
+
+
+def test_away_longer_than_a_year_says_how_long_it_may_be(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member]
+) -> None:
+    assert "from 1m to 365d" in text(twilio, team["rivera"].phone, "AWAY 400d")
+
+
+def test_a_requester_whose_peer_opted_out_of_texts_is_told_the_peer_has_it(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    twilio.sms(team["rivera"].phone, "STOP", OptOutType="STOP")
+    reply = text(twilio, REQUESTER, "are you calling?")
+    assert "has your request" in reply and "still reaching" not in reply
+
+
 def test_help_lists_the_commands_each_role_may_use(
     rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
