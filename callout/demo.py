@@ -163,7 +163,7 @@ def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> No
     """Play the scenario: request, silence, timeout, a pass, fallback, acceptance, follow-up, close."""
     from twilio.request_validator import RequestValidator
 
-    from transport.console import ConsoleTransport
+    from transport.console import ConsoleTransport, mask_numbers
     from webhooks import create_app
 
     logging.getLogger().setLevel(logging.WARNING)
@@ -172,7 +172,9 @@ def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> No
         (folder / "roster.toml").write_text(ROSTER)
         config = _config(folder, speed)
         transcript = Transcript(echo)
-        app = create_app(config, transport=ConsoleTransport(write=transcript.outbound))
+        # The requester here is made up, so the demo shows the words the console otherwise leaves out.
+        transport = ConsoleTransport(write=transcript.outbound, reveal_words=True)
+        app = create_app(config, transport=transport)
         client = app.test_client()
         validator = RequestValidator(TOKEN)
         sid = iter(range(1, 10_000))
@@ -185,7 +187,7 @@ def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> No
             reply = response.get_data(as_text=True)
             if "<Message>" in reply:
                 message = html.unescape(reply.split("<Message>", 1)[1].split("</Message>", 1)[0])
-                transcript.say(f"  ← reply to {who}: {message}")
+                transcript.say(f"  ← reply to {who}: {mask_numbers(message)}")
 
         try:
             seconds = config.teams[0].escalation.ack_timeout.total_seconds()

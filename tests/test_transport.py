@@ -400,9 +400,29 @@ def test_it_prints_each_sms_and_call_as_one_line() -> None:
 
     assert (sms_sid, call_sid) == ("SMconsole000001", "CAconsole000002")
     assert len(lines) == 2
-    assert PEER in lines[0] and "Request K7QD waiting. ↵ Reply 1 or 2." in lines[0]
+    assert mask(PEER) in lines[0] and "Request K7QD waiting. ↵ Reply 1 or 2." in lines[0]
     assert "\n" not in lines[0]
-    assert PEER in lines[1] and "/twilio/voice/page" in lines[1]
+    assert mask(PEER) in lines[1] and "/twilio/voice/page" in lines[1]
+
+
+def test_the_console_prints_no_phone_number_and_no_requesters_words() -> None:
+    lines: list[str] = []
+    console = ConsoleTransport(write=lines.append)
+
+    console.send_sms(make_sms(to=PEER, body=f"K7QD: I'm at {REQUESTER}, please call", requester=True))
+    console.send_sms(make_sms(to=PEER, body=f"You took call K7QD. Their number is {REQUESTER}."))
+
+    printed = "\n".join(lines)
+    assert REQUESTER not in printed and PEER not in printed and "please call" not in printed
+    assert "confidential message" in lines[0] and "Their number is +1432•••••77" in lines[1]
+
+
+def test_the_demo_console_shows_the_made_up_requesters_words() -> None:
+    lines: list[str] = []
+    ConsoleTransport(write=lines.append, reveal_words=True).send_sms(
+        make_sms(body="K7QD: I'm in the lot", requester=True)
+    )
+    assert "I'm in the lot" in lines[0]
 
 
 def test_it_masks_a_requesters_number_on_the_console() -> None:
