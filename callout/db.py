@@ -9,10 +9,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock that lets one process at a time migrate the schema, sync the teams and import
+# rosters: gunicorn starts its workers together, and two inserting the same team would stop the server.
+STARTUP_LOCK = 0x63616C6C6F7574  # "callout"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -56,10 +59,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def exclusive(bind: Session | Connection) -> None:
+    """Hold the start-up lock until the transaction ends (SQLite's write transactions run one at a time)."""
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
+
+
 def upgrade(engine: Engine) -> None:
-    """Create or migrate the schema to the newest revision."""
+    """Create or migrate the schema to the newest revision (one process at a time)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        exclusive(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callout.config import Config
+from callout.db import exclusive
 from callout.models import ROLES, Member, Team
 from callout.phones import InvalidPhone, to_e164
 from callout.rotation import roster_change
@@ -287,6 +288,7 @@ def import_roster(
     problems = _check_whole(entries)
     if problems:
         raise RosterError(problems)
+    exclusive(session)  # workers importing the configured roster at start, or an admin at the same time
     summary = ImportSummary()
     existing = {
         m.phone: m

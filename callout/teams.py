@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callout.config import Config, TeamConfig
+from callout.db import exclusive
 from callout.models import Team
 
 
@@ -15,6 +16,7 @@ class UnknownTeam(LookupError):
 
 def sync_teams(session: Session, config: Config) -> dict[str, Team]:
     """Create or update a Team row for each configured team; return them by slug."""
+    exclusive(session)  # every worker syncs at start: one after the other, each seeing the last one's rows
     rows = {team.slug: team for team in session.scalars(select(Team))}
     for team_config in config.teams:
         row = rows.get(team_config.slug)

@@ -8,10 +8,12 @@ be staged there; these tests run in the PostgreSQL pass of CI.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,16 @@ from sqlalchemy.orm import Session
 from callout import escalation, housekeeping
 from callout.env import Env
 from callout.models import Member, ProviderRecord, Request, Team
-from tests.conftest import TEST_DATABASE_URL, Clock, RecordingTransport, make_config, make_member, send, tick
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    Clock,
+    RecordingTransport,
+    make_config,
+    make_member,
+    send,
+    team_table,
+    tick,
+)
 
 pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs CALLOUT_TEST_DATABASE_URL")
 REQUESTER = "+14325559876"
@@ -147,3 +158,53 @@ def test_two_processes_purge_a_request_once(
         records = session.scalars(select(ProviderRecord)).all()
         sids = [rt.env.vault.decrypt(r.sid_enc) for r in records]
     assert sids and len(sids) == len(set(sids))  # each of Twilio's records queued for deletion once
+
+
+@pytest.fixture
+def new_database() -> Iterator[str]:
+    """Return the URL of a PostgreSQL database created empty for this test (dropped after it)."""
+    from sqlalchemy import text
+
+    from callout.db import make_engine
+
+    admin = make_engine(TEST_DATABASE_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    name = f"callout_start_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield TEST_DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_workers_starting_together_on_a_new_database_all_start(
+    new_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callout import db
+    from callout.runtime import build_runtime
+
+    roster = tmp_path / "roster.toml"
+    member = '[[members]]\nname = "Peer {n}"\nphone = "+1432555{phone}"\nrole = "peer"\n\n'
+    roster.write_text("".join(member.format(n=n, phone=1100 + n) for n in range(5)))
+    config = make_config(new_database, team_table(roster=str(roster)))
+    workers = 3
+    barrier = threading.Barrier(workers, timeout=15)
+    real = db.exclusive
+
+    def together(bind: Any) -> None:
+        barrier.wait()  # every worker is about to migrate the same empty database
+        real(bind)
+
+    monkeypatch.setattr(db, "exclusive", together)
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(build_runtime, config, RecordingTransport()) for _ in range(workers)]
+        runtimes = [f.result(timeout=60) for f in futures]
+    try:
+        with runtimes[0].sessions() as session:
+            assert len(session.scalars(select(Team)).all()) == 1
+            assert len(session.scalars(select(Member)).all()) == 5
+    finally:
+        for runtime in runtimes:
+            runtime.close()
