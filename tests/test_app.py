@@ -42,6 +42,34 @@ def test_healthz_turns_unhealthy_when_a_step_is_overdue(
         rt.close()
 
 
+def test_healthz_turns_unhealthy_when_the_sender_is_stuck(
+    database_url: str, transport: RecordingTransport
+) -> None:
+    from sqlalchemy import select
+
+    from callout.models import Team
+    from tests.conftest import Clock, TwilioClient
+    from webhooks import create_app
+
+    config = make_config(database_url, team_table(), server={"scheduler": False})
+    app = create_app(config, transport=transport, background=False)  # no sender drains the outbox
+    rt = app.extensions["callout"]
+    clock = Clock(rt.clock())
+    rt.clock = clock
+    try:
+        client = app.test_client()
+        rt.run(lambda s, e, n: make_member(s, s.scalar(select(Team)), "Rivera"))
+        TwilioClient(client).sms("+14325559876", "hello")
+        assert client.get("/healthz").status_code == 200  # the page is waiting, but not for long
+        clock.advance(seconds=61)
+        problems = client.get("/healthz").get_json()["problems"]
+        assert problems == ["1 message(s) or call(s) waiting to be sent for more than a minute"]
+        clock.advance(minutes=2, seconds=5)  # the page call was due at 2 min and no tick placed it
+        assert "1 page call(s) overdue by more than a minute" in client.get("/healthz").get_json()["problems"]
+    finally:
+        rt.close()
+
+
 def test_a_bad_roster_file_stops_start_up_with_its_problems(
     database_url: str, transport: RecordingTransport, tmp_path: Path
 ) -> None:
