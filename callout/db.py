@@ -20,6 +20,9 @@ STARTUP_LOCK = 0x63616C6C6F7574  # "callout"
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys so several threads share it."""
+    # A database error's text would otherwise quote the statement's parameters, and a webhook's lookups
+    # bind the sender's number: keep them out of every exception and so out of every log line.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 

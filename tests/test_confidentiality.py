@@ -369,3 +369,18 @@ def test_a_real_server_logs_and_keeps_nothing_of_the_requester_and_deletes_twili
         assert f"request {code}" in stack.logs()
     finally:
         stack.close()
+
+
+def test_a_database_error_never_quotes_the_number_it_was_looking_up(database_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from callout.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with pytest.raises(DBAPIError) as raised, engine.connect() as connection:
+            connection.execute(text("SELECT * FROM no_such_table WHERE phone = :phone"), {"phone": REQUESTER})
+        assert REQUESTER not in str(raised.value)
+    finally:
+        engine.dispose()
