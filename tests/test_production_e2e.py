@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from callout.db import make_engine, make_sessionmaker
 from callout.models import Request
+from tests.conftest import TEST_DATABASE_URL
 from tests.e2e import Stack
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +165,36 @@ def test_two_texts_from_one_sender_at_the_same_moment_open_one_request(
             assert len(session.scalars(select(Request)).all()) == len(senders)
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs CALLOUT_TEST_DATABASE_URL: a database server to cut")
+def test_a_database_gone_for_a_while_gets_503_then_the_same_process_recovers(
+    tmp_path: Path, database_url: str
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.tcp_proxy import TcpProxy
+
+    url = make_url(database_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    stack = make_stack(tmp_path, url.set(port=proxy.port).render_as_string(hide_password=False), "3s")
+    try:
+        stack.serve()
+        status, _ = stack.sms("+14325559876", "help")
+        assert status == 200
+        stack.wait(lambda: codes_paged(stack, PEERS[0]))
+        proxy.cut()
+        status, body = stack.sms("+14325559877", "help")
+        assert status == 503  # Twilio retries a 5xx webhook; nothing half-done is left behind
+        assert requests.get(stack.servers[0].url + "/healthz", timeout=10).status_code == 503
+        proxy.restore()
+        stack.wait(lambda: stack.sms("+14325559877", "help again")[0] == 200, timeout=20)
+        stack.wait(lambda: len(codes_paged(stack, PEERS[0])) == 2, timeout=20)  # the second request pages
+        stack.wait(lambda: codes_paged(stack, PEERS[1]), timeout=20)  # and the first escalated meanwhile
+        assert "Traceback" not in body
+        logs = stack.logs()
+        assert "database unavailable" in logs
+        assert "+14325559877" not in logs and "4325559877" not in logs  # not even in a driver's error
+    finally:
+        stack.close()
+        proxy.close()

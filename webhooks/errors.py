@@ -6,7 +6,8 @@ import logging
 import traceback
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,12 @@ def register(app: Flask) -> None:
         return response
 
     @app.errorhandler(OperationalError)
-    def database_down(exc: OperationalError) -> Response:
-        log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "error")
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_down(exc: OperationalError | InterfaceError | PoolTimeout) -> Response:
+        # Unreachable, connection dropped, or every pooled connection busy: Twilio retries a 503.
+        orig = getattr(exc, "orig", None)
+        log.error("database unavailable: %s", type(orig or exc).__name__)
         response = _answer(503, "temporarily unavailable, retry")
         response.headers["Retry-After"] = "5"
         return response
