@@ -292,10 +292,10 @@ def _twilio(data: Mapping[str, Any], env: Mapping[str, str]) -> TwilioConfig:
         )
     timeout = t.duration("timeout", TwilioConfig.timeout)
     if not timedelta(seconds=1) <= timeout <= timedelta(seconds=30):
-        # The outbox takes a send claimed over 60 s ago for one whose process died, and sends it again.
+        # A send a crash interrupted goes out again after twice this (outbox.stuck_after): keep it short.
         raise ConfigError(
-            "twilio.timeout: must be between 1s and 30s, so a slow send is never taken for a dead one"
-            f" and sent twice, got {format_duration(timeout)}"
+            "twilio.timeout: must be between 1s and 30s (a page a crash interrupted is sent again after"
+            f" twice this), got {format_duration(timeout)}"
         )
     return TwilioConfig(account_sid, auth_token, api_base_url, service, timeout)
 

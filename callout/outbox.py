@@ -15,7 +15,16 @@ from callout.env import Env
 from callout.models import Member, Outbox, Page, Request, Team
 
 MAX_ATTEMPTS = 5
-STUCK_AFTER = timedelta(seconds=60)  # a claim older than this belonged to a process that died
+
+
+def stuck_after(rest_timeout: timedelta) -> timedelta:
+    """Return how old a claim must be to belong to a process that died mid-send.
+
+    A live sender hands a row over within one REST call ([twilio] timeout) and records the outcome at
+    once; twice that and a few seconds more is no live send. Shorter would send a slow page twice,
+    longer would hold back a page a crash interrupted.
+    """
+    return 2 * rest_timeout + timedelta(seconds=5)
 
 
 def enqueue_sms(
@@ -72,14 +81,17 @@ def enqueue_call(session: Session, env: Env, now: datetime, page: Page) -> Outbo
     return row
 
 
-def claim(session: Session, now: datetime, limit: int = 200) -> list[int]:
-    """Claim due rows for this sender; return their ids (each claimed by exactly one sender)."""
+def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -> list[int]:
+    """Claim due rows for this sender, and rows claimed longer than stuck ago; return their ids.
+
+    Each row is claimed by exactly one sender.
+    """
     due = session.scalars(
         select(Outbox.id)
         .where(
             or_(
                 (Outbox.status == "pending") & (Outbox.next_attempt_at <= now),
-                (Outbox.status == "sending") & (Outbox.claimed_at < now - STUCK_AFTER),
+                (Outbox.status == "sending") & (Outbox.claimed_at < now - stuck),
             )
         )
         .order_by(Outbox.id)
@@ -93,7 +105,7 @@ def claim(session: Session, now: datetime, limit: int = 200) -> list[int]:
                 Outbox.id == outbox_id,
                 or_(
                     Outbox.status == "pending",
-                    (Outbox.status == "sending") & (Outbox.claimed_at < now - STUCK_AFTER),
+                    (Outbox.status == "sending") & (Outbox.claimed_at < now - stuck),
                 ),
             )
             .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)

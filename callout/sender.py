@@ -44,6 +44,7 @@ class Sender:
         self.transport = transport
         self.clock = clock
         self.public_url = env.config.server.public_url
+        self.stuck = outbox.stuck_after(env.config.twilio.timeout)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callout-send")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -82,7 +83,7 @@ class Sender:
     def drain(self, wait: bool = False) -> int:
         """Claim due rows and send them in parallel; with wait, return after they were handed over."""
         with self._drain_lock, transaction(self.sessions) as session:
-            claimed = outbox.claim(session, self.clock())
+            claimed = outbox.claim(session, self.clock(), self.stuck)
         futures = [self._pool.submit(self.send_one, outbox_id) for outbox_id in claimed]
         if wait:
             for future in futures:

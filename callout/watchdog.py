@@ -13,13 +13,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from callout.models import Outbox, Page, Request
-from callout.outbox import STUCK_AFTER
 
 OVERDUE = timedelta(minutes=1)
 
 
-def overdue(session: Session, now: datetime) -> list[str]:
-    """Return a line for each kind of work overdue by more than a minute (none: all is well)."""
+def overdue(session: Session, now: datetime, stuck: timedelta) -> list[str]:
+    """Return a line for each kind of work overdue by more than a minute (none: all is well).
+
+    stuck is how old a claim on a message must be to belong to a sender that died (outbox.stuck_after).
+    """
     late = now - OVERDUE
     steps = session.scalar(
         select(func.count())
@@ -32,7 +34,7 @@ def overdue(session: Session, now: datetime) -> list[str]:
         .where(
             or_(
                 (Outbox.status == "pending") & (Outbox.next_attempt_at < late),
-                (Outbox.status == "sending") & (Outbox.claimed_at < late - STUCK_AFTER),
+                (Outbox.status == "sending") & (Outbox.claimed_at < late - stuck),
             )
         )
     )

@@ -161,8 +161,8 @@ def test_it_explains_the_new_limits_in_the_message() -> None:
         return str(error.value)
 
     assert message({"twilio": {"timeout": "45s"}}) == (
-        "twilio.timeout: must be between 1s and 30s, so a slow send is never taken for a dead one"
-        " and sent twice, got 45s"
+        "twilio.timeout: must be between 1s and 30s (a page a crash interrupted is sent again after"
+        " twice this), got 45s"
     )
     assert message({"privacy": {"close_after": "2h"}, "teams": [team()]}) == (
         "teams[0].escalation.reminder_after: 2h must be shorter than privacy.close_after (2h),"

@@ -102,7 +102,7 @@ def test_a_failed_status_that_races_the_sender_still_pages_the_next_peer(
     twilio.sms(REQUESTER, "help")
     with rt.sessions() as session, session.begin():
         [page_row] = [o for o in session.scalars(select(Outbox)) if o.purpose == "page"]
-        outbox.claim(session, clock())  # being handed over: Twilio has the sid, we do not yet
+        outbox.claim(session, clock(), rt.sender.stuck)  # handed over: Twilio has the sid, we not yet
     sid = "SM" + "f" * 32
     original = escalation.record_status
     calls = []
@@ -121,3 +121,19 @@ def test_a_failed_status_that_races_the_sender_still_pages_the_next_peer(
     assert calls == [False, True]
     send(rt)
     assert len(transport.to(roster["chen"].phone)) == 1
+
+
+def test_a_page_whose_sender_died_mid_send_goes_out_once_the_claim_is_stale(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    from callout import outbox
+
+    twilio.sms(REQUESTER, "help")
+    with rt.sessions() as session, session.begin():
+        assert len(outbox.claim(session, clock(), rt.sender.stuck)) == 1  # the process dies holding it
+    clock.advance(seconds=rt.sender.stuck.total_seconds() - 1)
+    send(rt)
+    assert transport.to(roster["rivera"].phone) == []  # it may still be a slow live send
+    clock.advance(seconds=2)
+    send(rt)
+    assert len(transport.to(roster["rivera"].phone)) == 1

@@ -19,7 +19,7 @@ def healthz() -> tuple[Response, int]:
     try:
         with rt.sessions() as session:
             session.execute(text("SELECT 1"))
-            problems += watchdog.overdue(session, rt.clock())
+            problems += watchdog.overdue(session, rt.clock(), rt.sender.stuck)
     except Exception:
         return jsonify({"status": "unhealthy", "problems": ["database does not answer"]}), 503
     scheduler = rt.scheduler
