@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections import Counter
@@ -198,3 +199,58 @@ def test_a_database_gone_for_a_while_gets_503_then_the_same_process_recovers(
     finally:
         stack.close()
         proxy.close()
+
+
+def test_kill_9_at_random_moments_loses_no_page_and_repeats_no_step(
+    tmp_path: Path, database_url: str
+) -> None:
+    rivera, nguyen = PEERS[0], NGUYEN
+    stack = Stack(
+        tmp_path,
+        database_url,
+        {
+            "ack_timeout": "10s",
+            "peers": 1,
+            "call_after": "0",
+            "fallback": ["director"],
+            "fallback_timeout": "10s",
+        },
+        twilio={"timeout": "1s"},  # a send a kill interrupted is claimed again after 7 s, within its step
+    )
+    stack.roster([("Rivera", rivera, "peer"), ("Lt. Nguyen", nguyen, "director")])
+    stack.fake.latency = 0.3  # each REST call takes a while: kills land while pages are being handed over
+    requesters = [f"+1432555{8100 + i:04d}" for i in range(3)]
+    chance = random.Random(9)  # the same moments on every run
+    try:
+        [server] = stack.serve()
+        for number in requesters:  # crash while the first page is being handed to Twilio
+            assert stack.sms(number, "help", server=server)[0] == 200
+            time.sleep(chance.uniform(0.05, 0.4))
+            server.kill()
+            [server] = stack.serve()
+        for _ in range(3):  # and anywhere else: mid-tick, mid-commit, between steps
+            time.sleep(chance.uniform(0.2, 4.0))
+            server.kill()
+            [server] = stack.serve()
+        stack.wait(lambda: len(codes_alerted(stack, nguyen)) == len(requesters), timeout=90)
+        time.sleep(1.0)  # let any duplicate that would come, come
+        engine = make_engine(database_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                requests = session.scalars(select(Request)).all()
+                assert len(requests) == len(requesters)
+                for request in requests:
+                    assert request.status == "exhausted", request.code
+                    assert sorted(p.step for p in request.pages) == [1, 2]  # no step lost or repeated
+                    for number in (rivera, nguyen):  # every page arrived; a kill mid-send may send it twice
+                        assert 1 <= codes_paged(stack, number)[request.code] <= 2, (number, request.code)
+        finally:
+            engine.dispose()
+        for number in requesters:
+            assert any("988" in body for body in stack.bodies_to(number))
+    finally:
+        stack.close()
+
+
+def codes_alerted(stack: Stack, number: str) -> set[str]:
+    return {m.group(1) for b in stack.bodies_to(number) if (m := re.search(r"ALERT ([A-Z0-9]{4})", b))}
