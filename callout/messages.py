@@ -39,6 +39,11 @@ def requester_waiting() -> str:
     return f"We're still reaching a peer for you; they'll contact you soon. {CRISIS}"
 
 
+def relay_failed() -> str:
+    """Tell a requester their last text did not reach the peer, who still has their number."""
+    return f"We couldn't pass your last text to your peer; they have your number and will call. {CRISIS}"
+
+
 def requester_accepted() -> str:
     """Tell the requester a peer has their request."""
     return "A peer support member has your request and will contact you shortly."

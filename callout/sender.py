@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from callout import escalation, outbox, privacy
+from callout import escalation, messages, outbox, privacy
 from callout.conversation import opt_out
 from callout.db import transaction
 from callout.env import Env
-from callout.models import Outbox, Page, Team
+from callout.models import Outbox, Page, Request, Team
 from callout.transport import Call, Sms, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+RELAY_BACKOFF = (1.0, 3.0)  # seconds between tries of a relay: the words live only in memory meanwhile
 
 
 def utcnow() -> datetime:
@@ -50,6 +52,7 @@ class Sender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._drain_lock = threading.Lock()
+        self.relay_backoff: tuple[float, ...] = RELAY_BACKOFF
 
     def start(self) -> None:
         """Start the background loop that drains the outbox whenever woken (and at least every second)."""
@@ -91,22 +94,49 @@ class Sender:
         return len(claimed)
 
     def relay(self, to: str, from_: str, body: str, request_id: int | None = None) -> None:
-        """Send a requester's words to a peer now, from memory: they are never written down."""
-        sms = Sms(
-            to=to, from_=from_, body=body, requester=True
-        )  # the provider keeps neither words nor number
+        """Send a requester's words to a peer now, from memory: they are never written down.
+
+        A transient failure is tried again (RELAY_BACKOFF); if the words cannot be passed on at all,
+        the requester is told so, and that their peer has their number.
+        """
+        sms = Sms(to=to, from_=from_, body=body, requester=True)  # the provider keeps neither
 
         def send() -> None:
-            try:
-                sid = self.transport.send_sms(sms)
-            except TransportError as exc:
-                log.warning("sender: a relay could not be sent (%s)", exc.code or "error")
+            for wait in (*self.relay_backoff, None):
+                try:
+                    sid = self.transport.send_sms(sms)
+                except TransportError as exc:
+                    if exc.permanent or wait is None:
+                        log.warning("sender: a relay for request id %s failed (%s)", request_id, exc.code)
+                        break
+                    time.sleep(wait)
+                    continue
+                except Exception as exc:  # a bug: say so, without the words the exception may quote
+                    log.error("sender: a relay for request id %s failed: %s", request_id, type(exc).__name__)
+                    break
+                if request_id is not None:  # so the provider's copy can be deleted after the purge
+                    with transaction(self.sessions) as session:
+                        privacy.remember(session, self.env, self.clock(), request_id, sid)
                 return
-            if request_id is not None:  # so the provider's copy of the words can be deleted after the purge
-                with transaction(self.sessions) as session:
-                    privacy.remember(session, self.env, self.clock(), request_id, sid)
+            if request_id is not None:
+                self._relay_failed(request_id)
 
         self._pool.submit(send)
+
+    def _relay_failed(self, request_id: int) -> None:
+        """Tell the requester their words did not reach the peer (the peer still has their number)."""
+        try:
+            with transaction(self.sessions) as session:
+                request = session.get(Request, request_id)
+                if request is not None:
+                    escalation.tell_requester(
+                        session, self.env, self.clock(), request, messages.relay_failed()
+                    )
+        except Exception as exc:
+            log.error(
+                "sender: could not tell request id %s of a failed relay: %s", request_id, type(exc).__name__
+            )
+        self.wake()
 
     def send_one(self, outbox_id: int) -> None:
         """Send one claimed row and record the outcome; an undeliverable page advances its escalation."""

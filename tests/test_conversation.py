@@ -71,6 +71,48 @@ def test_follow_ups_after_acceptance_are_relayed_and_not_stored(
     assert f"{code}: I'm at the lake" in transport.to(team["rivera"].phone)
 
 
+def test_a_relay_twilio_refuses_for_a_moment_is_tried_again(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from callout.transport import TransportError
+
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    real, refusals = transport.send_sms, [TransportError("busy", permanent=False, code=20429)] * 2
+
+    def busy_twice(sms: Any) -> str:
+        if "at the lake" in sms.body and refusals:
+            raise refusals.pop()
+        return real(sms)
+
+    monkeypatch.setattr(transport, "send_sms", busy_twice)
+    rt.sender.relay_backoff = (0.0, 0.0)
+    text(twilio, REQUESTER, "I'm at the lake")
+    rt.sender.stop()
+    assert refusals == [] and sum("at the lake" in b for b in transport.to(team["rivera"].phone)) == 1
+
+
+def test_a_requester_whose_words_cannot_reach_the_peer_is_told(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    from callout.transport import TransportError
+
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    transport.fail[team["rivera"].phone] = TransportError("unreachable", permanent=True, code=30003)
+    rt.sender.relay_backoff = (0.0, 0.0)
+    text(twilio, REQUESTER, "I'm at the lake")
+    rt.sender.stop()  # the relay's thread ends; its notice to the requester is in the outbox
+    rt.sender = type(rt.sender)(rt.sessions, rt.env, transport, clock=clock)
+    send(rt)
+    assert any("couldn't pass your last text" in b for b in transport.to(REQUESTER))
+
+
 def test_a_bare_answer_with_two_open_pages_asks_which(
     rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
