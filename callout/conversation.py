@@ -69,7 +69,31 @@ def handle_sms(
     opt_out_type is Twilio's OptOutType: only a STOP ends here (Twilio confirms it to the sender
     itself); a HELP or an opt-in such as YES is also a text to act on, like any other. A requester
     (not a member) is served only while requester_allowed() says the team is not flooded.
+
+    The provider's record of the text is kept (encrypted) with the request it went to, to be deleted
+    after the purge; a requester's text that went to no request is queued for deletion at once.
     """
+    member = member_by_phone(session, team, sender)
+    reply = _answer(session, env, now, team, member, sender, body, opt_out_type, requester_allowed)
+    if reply.request_id is not None:
+        privacy.remember(session, env, now, reply.request_id, message_sid)
+    elif member is None:
+        privacy.forget_at_provider(session, env, now, message_sid)
+    return reply
+
+
+def _answer(
+    session: Session,
+    env: Env,
+    now: datetime,
+    team: Team,
+    member: Member | None,
+    sender: str,
+    body: str,
+    opt_out_type: str,
+    requester_allowed: Callable[[], bool],
+) -> Reply:
+    """Decide what one inbound SMS does and what to reply (see handle_sms)."""
     keyword = opt_out_type.strip().upper()
     if keyword == "STOP":
         opt_out(session, env, now, team, sender, "STOP")
@@ -80,17 +104,12 @@ def handle_sms(
             return Reply()
     if commands.is_privacy(body):
         return Reply(messages.privacy_statement(escalation.minutes(env.config.privacy.purge_after)))
-    member = member_by_phone(session, team, sender)
     if member is None:
         if not requester_allowed():
             log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
             return Reply(messages.line_busy())
-        reply = _from_requester(session, env, now, team, sender, body)
-    else:
-        reply = _from_member(session, env, now, member, body)
-    if reply.request_id is not None:
-        privacy.remember(session, env, now, reply.request_id, message_sid)
-    return reply
+        return _from_requester(session, env, now, team, sender, body)
+    return _from_member(session, env, now, member, body)
 
 
 def _from_requester(session: Session, env: Env, now: datetime, team: Team, sender: str, body: str) -> Reply:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 DELETE_BATCH = 50
 DELETE_LEASE = timedelta(minutes=5)  # a claimed deletion whose job died is tried again after this
 FIRST_RETRY = timedelta(minutes=1)
+FORGET_DELAY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 MAX_DELETE_ATTEMPTS = 20  # about three days of tries before an operator has to look
 
@@ -45,6 +46,17 @@ def remember(session: Session, env: Env, now: datetime, request_id: int, sid: st
     """Keep the provider's id of a message or call about a request, encrypted, to delete it after purge."""
     if sid and env.config.privacy.delete_provider_records:
         session.add(ProviderRecord(request_id=request_id, sid_enc=env.vault.encrypt(sid), created_at=now))
+
+
+def forget_at_provider(session: Session, env: Env, now: datetime, sid: str) -> None:
+    """Queue the provider's record of a requester's text that went to no request for deletion there.
+
+    Only with delete_provider_records; after FORGET_DELAY, so the provider is done with the message.
+    """
+    if sid and env.config.privacy.delete_provider_records:
+        session.add(
+            ProviderRecord(sid_enc=env.vault.encrypt(sid), next_attempt_at=now + FORGET_DELAY, created_at=now)
+        )
 
 
 def forget_provider_ids(session: Session, env: Env, now: datetime, due: Sequence[int]) -> int:

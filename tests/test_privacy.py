@@ -269,10 +269,29 @@ def test_privacy_says_what_is_kept_and_for_how_long_and_keeps_nothing(
     reply = twilio.sms(REQUESTER, " privacy ", MessageSid=sid).get_data(as_text=True)
 
     assert "encrypted" in reply and "24 h" in reply and "never stored" in reply
-    for model in (Request, Outbox, ProviderRecord):
+    for model in (Request, Outbox):
         assert count(rt, model) == 0
     with rt.sessions() as session:
         assert session.scalar(select(InboundSeen.sid_hash)) != sid  # only a digest, to drop a retry
+        [record] = session.scalars(select(ProviderRecord)).all()  # Twilio's copy, queued for deletion
+        assert record.request_id is None and rt.env.vault.decrypt(record.sid_enc) == sid
+
+
+def test_texts_the_flood_limits_drop_are_deleted_at_the_provider_too(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    limit = rt.config.limits.per_number
+    sids = [f"SM{n:032d}" for n in range(limit + 2)]
+    for sid in sids:
+        twilio.sms(REQUESTER, "help", MessageSid=sid)
+    with rt.sessions() as session:
+        queued = {rt.env.vault.decrypt(r.sid_enc) for r in session.scalars(select(ProviderRecord))}
+        linked = {
+            rt.env.vault.decrypt(r.sid_enc)
+            for r in session.scalars(select(ProviderRecord).where(ProviderRecord.request_id.is_not(None)))
+        }
+    assert queued == set(sids)  # every text's words: with the request, or (past the limit) on their own
+    assert linked == set(sids[:limit])
 
 
 # -- the provider's copies --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
 
-from callout import conversation, escalation, outbox
+from callout import conversation, escalation, outbox, privacy
 from callout.config import TeamConfig
 from callout.env import Env
 from callout.phones import maybe_e164
@@ -74,6 +74,8 @@ def inbound_sms() -> Response:
     rt = runtime()
     if not rt.per_number.allow(rt.env.vault.lookup_key(sender), rt.clock()):
         log.warning("rate limit: a number exceeded %d texts per window; ignored", rt.config.limits.per_number)
+        if rt.config.privacy.delete_provider_records:  # ignored here, but its words are still at Twilio
+            rt.run(lambda session, env, now: privacy.forget_at_provider(session, env, now, message_sid))
         return twiml()
 
     def work(session: Session, env: Env, now: datetime) -> conversation.Reply:
