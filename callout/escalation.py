@@ -253,6 +253,7 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> None
     """Give the requester the crisis lines; alert the director (and dispatcher) that nobody accepted."""
     request.status = "exhausted"
     request.exhausted_at = now
+    request.declined_by_all = bool(request.pages) and all(p.state == "declined" for p in request.pages)
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))

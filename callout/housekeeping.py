@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from callout import debrief, escalation, messages, privacy, rotation, voice
 from callout.env import Env
-from callout.models import InboundSeen, JobRun, Outbox, Request, Team
+from callout.models import InboundSeen, JobRun, Outbox, Page, Request, Team, VoiceHunt
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -109,16 +110,49 @@ def purge(session: Session, env: Env, now: datetime) -> int:
             purged.append(request_id)
     privacy.forget_provider_ids(session, env, now, purged)
     if purged:
-        session.execute(
-            update(Outbox)
-            .where(Outbox.request_id.in_(purged))
-            .values(to_enc=None, body_enc=None)
-            .execution_options(synchronize_session=False)
-        )
+        forget_who_was_paged(session, purged)
         log.info("purge: contact details of %d request(s) erased", len(purged))
+    forget_old_traffic(session, now, env.config.privacy.purge_after)
+    return len(purged)
+
+
+def forget_who_was_paged(session: Session, purged: Sequence[int]) -> None:
+    """Delete what a purged request's record need not keep: who was paged, when, and every message about it.
+
+    What stays is what SPEC lists: team, kind, channel, times, outcome, area, OT, who accepted. Pages would
+    say more (a member asking for support themselves is the one left out of the rotation); a debrief keeps
+    its pages, whose answers are its reported responders.
+    """
+    session.execute(
+        delete(Outbox).where(Outbox.request_id.in_(purged)).execution_options(synchronize_session=False)
+    )
+    single = select(Request.id).where(Request.id.in_(purged), Request.kind != "debrief")
+    session.execute(
+        delete(Page).where(Page.request_id.in_(single)).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(VoiceHunt).where(VoiceHunt.request_id.in_(purged)).execution_options(synchronize_session=False)
+    )
+
+
+def forget_old_traffic(session: Session, now: datetime, purge_after: timedelta) -> None:
+    """Forget what no request holds on to: old message ids, notices sent, calls that opened nothing."""
     session.execute(delete(InboundSeen).where(InboundSeen.seen_at < now - timedelta(days=2)))
     session.execute(delete(JobRun).where(JobRun.ran_at < now - timedelta(days=7)))
-    return len(purged)
+    session.execute(
+        delete(Outbox).where(
+            Outbox.request_id.is_(None),
+            Outbox.status.in_(("sent", "delivered", "failed", "expired")),
+            Outbox.created_at < now - purge_after,
+        )
+    )
+    session.execute(
+        delete(VoiceHunt).where(
+            VoiceHunt.request_id.is_(None),
+            VoiceHunt.ended_at.is_not(None),
+            VoiceHunt.ended_at < now - purge_after,
+        )
+    )
 
 
 def stale_calls(session: Session, env: Env, now: datetime) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -148,6 +149,9 @@ class Request(Base):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     accepted_channel: Mapped[str | None] = mapped_column(String(8), default=None)
     exhausted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Every page declined when it ran out of people: the outcome the report needs once the purge has
+    # deleted the pages (who was paged is no part of the anonymous record).
+    declined_by_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     content_area: Mapped[str | None] = mapped_column(String(40), default=None)

@@ -3,8 +3,9 @@
 What is counted, for a period of whole days [start, end] in the team's time zone:
 - Requests are counted in the month they were opened, by kind and by channel. Their outcome is the one they
   had at the end of the period, so a report on a past period never changes: accepted (accepted_at set, even
-  late after exhaustion), declined by all (never accepted, every page declined), unanswered (never accepted,
-  exhausted or closed), else still open. Outcomes and time to acceptance cover support requests and dispatch
+  late after exhaustion), declined by all (never accepted, every page declined when it ran out of people:
+  recorded on the request, whose pages the purge deletes), unanswered (never accepted, exhausted or closed),
+  else still open. Outcomes and time to acceptance cover support requests and dispatch
   pages; a debrief is a call-out of many and is counted by its responders instead.
 - Time to acceptance (accepted_at - opened_at): the median is statistics.median (the mean of the two middle
   values when their number is even); the 90th percentile is the nearest-rank one (the smallest observed time
@@ -230,9 +231,9 @@ def _outcome(request: Request, cutoff: datetime) -> str:
     """Classify a request by how it stood at cutoff: accepted, declined_by_all, unanswered or open."""
     if _before(request.accepted_at, cutoff):
         return "accepted"
-    if request.pages and all(_answered(p, "declined", cutoff) for p in request.pages):
-        return "declined_by_all"
-    if _before(request.exhausted_at, cutoff) or _before(request.closed_at, cutoff):
+    if _before(request.exhausted_at, cutoff):
+        return "declined_by_all" if request.declined_by_all else "unanswered"
+    if _before(request.closed_at, cutoff):
         return "unanswered"
     return "open"
 

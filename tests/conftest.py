@@ -95,6 +95,27 @@ def database_url(tmp_path: Path, _postgres_engine: Engine | None) -> Iterator[st
 
 
 @pytest.fixture
+def new_database(tmp_path: Path) -> Iterator[str]:
+    """Return the URL of a database created empty, not migrated (PostgreSQL: dropped after the test)."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / 'new.db'}"
+        return
+    import secrets
+
+    server = TEST_DATABASE_URL.rsplit("/", 1)[0]
+    admin = make_engine(server + "/postgres", isolation_level="AUTOCOMMIT")
+    name = f"callout_new_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """Return an engine on the test database."""
     engine = make_engine(database_url)

@@ -8,7 +8,6 @@ be staged there; these tests run in the PostgreSQL pass of CI.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -158,25 +157,6 @@ def test_two_processes_purge_a_request_once(
         records = session.scalars(select(ProviderRecord)).all()
         sids = [rt.env.vault.decrypt(r.sid_enc) for r in records]
     assert sids and len(sids) == len(set(sids))  # each of Twilio's records queued for deletion once
-
-
-@pytest.fixture
-def new_database() -> Iterator[str]:
-    """Return the URL of a PostgreSQL database created empty for this test (dropped after it)."""
-    from sqlalchemy import text
-
-    from callout.db import make_engine
-
-    admin = make_engine(TEST_DATABASE_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    name = f"callout_start_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield TEST_DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def test_workers_starting_together_on_a_new_database_all_start(

@@ -23,7 +23,7 @@ from callout.config import Config
 from callout.conversation import handle_sms
 from callout.crypto import Vault, new_key
 from callout.env import Env
-from callout.models import InboundSeen, Member, Outbox, ProviderRecord, Request, Team
+from callout.models import InboundSeen, Member, Outbox, Page, ProviderRecord, Request, Team
 from callout.transport import Sms
 from tests.conftest import (
     DATA_KEY,
@@ -210,9 +210,29 @@ def test_it_erases_the_contact_purge_after_the_close_and_not_a_second_before(
     assert (purged.contact_enc, purged.contact_key, purged.note_enc) == (None, None, None)
     assert purged.purged_at == clock() and purged.content_area == "work"
     with rt.sessions() as session:
-        outbox = session.scalars(select(Outbox).where(Outbox.request_id == purged.id)).all()
-    assert outbox and all(r.to_enc is None and r.body_enc is None for r in outbox)
+        assert session.scalars(select(Outbox).where(Outbox.request_id == purged.id)).all() == []
+        assert session.scalars(select(Page).where(Page.request_id == purged.id)).all() == []
+        accepted_by = session.get(Request, purged.id).accepted_by
+        assert accepted_by is not None and accepted_by.name == "Rivera"  # who accepted stays
     assert provider_sids(rt) == set()
+
+
+def test_the_purge_leaves_no_trace_of_who_asked_for_themselves(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(team["rivera"].phone, "TALK")  # Rivera, primary on call, asks for support: never paged
+    send(rt)
+    twilio.sms(team["chen"].phone, "1")
+    twilio.sms(team["chen"].phone, "DONE family")
+    with rt.sessions() as session:
+        assert {p.member.name for p in session.scalars(select(Page))} == {"Chen"}  # the gap is Rivera
+    clock.advance(hours=24, seconds=1)
+    schedules.slow(rt)
+    with rt.sessions() as session:
+        assert session.scalars(select(Page)).all() == [] and session.scalars(select(Outbox)).all() == []
+        [request] = session.scalars(select(Request)).all()
+        assert (request.kind, request.status, request.content_area) == ("support", "closed", "family")
+        assert request.contact_key is None  # nothing left that leads to Rivera
 
 
 def test_it_erases_an_unanswered_requests_contact_purge_after_it_ran_out_of_people(

@@ -84,6 +84,9 @@ def make_request(
         accepted_at=later(accepted_after),
         accepted_by_id=by.id if by else None,
         exhausted_at=later(exhausted_after),
+        declined_by_all=exhausted_after is not None
+        and bool(pages)
+        and all(s == "declined" for _, s in pages),
         closed_at=later(closed_after),
         closed_reason="done" if closed_after is not None else None,
         content_area=area,
