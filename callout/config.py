@@ -469,8 +469,15 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
                 f" privacy.close_after ({format_duration(privacy.close_after)}),"
                 " else no reminder is ever sent"
             )
+    server = _server(data.get("server", {}))
+    if twilio.enabled and not server.verify_signatures:
+        # Unsigned webhooks would let anyone open requests, answer pages, or hear whom a call rings.
+        raise ConfigError(
+            "server.verify_signatures: must be true when a Twilio account is set (false is for local"
+            " experiments on the console transport only)"
+        )
     return Config(
-        server=_server(data.get("server", {})),
+        server=server,
         twilio=twilio,
         privacy=privacy,
         limits=_limits(data.get("limits", {})),

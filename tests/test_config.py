@@ -233,3 +233,12 @@ def test_the_cli_prints_one_line_for_a_bad_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(bad), "db", "upgrade"])
     assert result.exit_code == 2
     assert "server.public_url" in result.output and "Traceback" not in result.output
+
+
+def test_signatures_can_be_turned_off_only_without_a_twilio_account() -> None:
+    unsigned = {"server": {"verify_signatures": False}}
+    assert parse_config(unsigned, env={}).server.verify_signatures is False  # the console transport
+    with pytest.raises(ConfigError) as error:
+        account = {"account_sid": "AC" + "1" * 32, "auth_token": "t"}
+        parse_config({**unsigned, "twilio": account, "privacy": {"data_key": new_key()}}, env={})
+    assert str(error.value).startswith("server.verify_signatures: must be true when a Twilio account is set")
