@@ -86,7 +86,9 @@ def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -
 
     Each row is claimed by exactly one sender.
     """
-    due = session.scalars(
+    # One statement: the rows another process is claiming right now are skipped (PostgreSQL), and the
+    # claim re-checks each row it locks; SQLite runs one write transaction at a time anyway.
+    due = (
         select(Outbox.id)
         .where(
             or_(
@@ -96,33 +98,26 @@ def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -
         )
         .order_by(Outbox.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.scalars(
+        update(Outbox)
+        .where(Outbox.id.in_(due.scalar_subquery()))
+        .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
     ).all()
-    claimed = []
-    for outbox_id in due:
-        result = session.execute(
-            update(Outbox)
-            .where(
-                Outbox.id == outbox_id,
-                or_(
-                    Outbox.status == "pending",
-                    (Outbox.status == "sending") & (Outbox.claimed_at < now - stuck),
-                ),
-            )
-            .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(outbox_id)
-    return claimed
+    return sorted(claimed)
 
 
-def mark_sent(row: Outbox, now: datetime, sid: str) -> None:
+def mark_sent(session: Session, outbox_id: int, now: datetime, sid: str) -> None:
     """Record a send and erase the address and text."""
-    row.status = "sent"
-    row.sent_at = now
-    row.provider_sid = sid
-    row.to_enc = None
-    row.body_enc = None
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id)
+        .values(status="sent", sent_at=now, provider_sid=sid, to_enc=None, body_enc=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def retry_or_fail(row: Outbox, now: datetime, error: str) -> bool:

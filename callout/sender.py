@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callout import escalation, messages, outbox, privacy
@@ -147,11 +148,16 @@ class Sender:
 
     def _send_one(self, outbox_id: int) -> None:
         with transaction(self.sessions) as session:
-            row = session.get(Outbox, outbox_id)
-            if row is None or row.status != "sending":
+            found = session.execute(
+                select(Outbox, Page.state, Team.support_number)
+                .join(Team, Team.id == Outbox.team_id)
+                .outerjoin(Page, Page.id == Outbox.page_id)
+                .where(Outbox.id == outbox_id)
+            ).one_or_none()
+            if found is None or found[0].status != "sending":
                 return
-            page = session.get(Page, row.page_id) if row.page_id else None
-            if page is not None and page.state != "pending":
+            row, page_state, support_number = found
+            if page_state not in (None, "pending"):
                 outbox.expire(row)  # the escalation moved on: a late page would only confuse
                 return
             to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None
@@ -159,18 +165,13 @@ class Sender:
             if to is None or (row.channel == "sms" and body is None):
                 outbox.fail(row, "cannot decrypt (data_key changed?)")
                 return
-            team = session.get(Team, row.team_id)
-            assert team is not None
-            support_number = team.support_number
         try:
             sid = self._hand_over(row, to, support_number, body)
         except TransportError as exc:
             self._failed(outbox_id, exc, to)
             return
         with transaction(self.sessions) as session:
-            fresh = session.get(Outbox, outbox_id)
-            if fresh is not None:
-                outbox.mark_sent(fresh, self.clock(), sid)
+            outbox.mark_sent(session, outbox_id, self.clock(), sid)
         log.info("sender: outbox %d (%s) handed over as %s", outbox_id, row.purpose, sid)
 
     def _hand_over(self, row: Outbox, to: str, from_: str, body: str | None) -> str:

@@ -188,3 +188,22 @@ def test_workers_starting_together_on_a_new_database_all_start(
     finally:
         for runtime in runtimes:
             runtime.close()
+
+
+def test_two_senders_claiming_at_once_share_the_outbox_without_overlap(
+    rt: Any, roster: dict[str, Member], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callout import outbox
+
+    def queue(session: Session, env: Env, now: datetime) -> None:
+        team = session.scalar(select(Team))
+        for n in range(20):
+            outbox.enqueue_sms(session, env, now, team, f"+1432555{3000 + n}", "hello", purpose="notice")
+
+    rt.run(queue)
+
+    def claim(session: Session, env: Env, now: datetime) -> list[int]:
+        return outbox.claim(session, now, rt.sender.stuck)
+
+    first, second = at_once(rt, monkeypatch, outbox, "claim", claim, claim)
+    assert not set(first) & set(second) and len(first) + len(second) == 20

@@ -111,7 +111,7 @@ def test_a_failed_status_that_races_the_sender_still_pages_the_next_peer(
         found = original(*args)
         if not calls:  # the sender's commit lands just after this lookup missed the sid
             session = args[0]
-            outbox.mark_sent(session.get(Outbox, page_row.id), clock(), sid)
+            outbox.mark_sent(session, page_row.id, clock(), sid)
         calls.append(found)
         return found
 
