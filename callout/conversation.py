@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callout import commands, escalation, messages, privacy, rotation
 from callout.config import ConfigError, parse_duration
 from callout.crypto import sid_hash
+from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, Member, Page, Request, Team
 from callout.outbox import notify
@@ -37,12 +37,7 @@ def first_time(session: Session, now: datetime, message_sid: str) -> bool:
     """Record a MessageSid; return False if it was processed before (a provider retry)."""
     if not message_sid:
         return True
-    try:
-        with session.begin_nested():
-            session.add(InboundSeen(sid_hash=sid_hash(message_sid), seen_at=now))
-    except IntegrityError:
-        return False
-    return True
+    return insert_new(session, InboundSeen, sid_hash=sid_hash(message_sid), seen_at=now)
 
 
 def member_by_phone(session: Session, team: Team, phone: str) -> Member | None:

@@ -47,15 +47,15 @@ def minutes(delta: timedelta) -> str:
 
 
 def new_code(session: Session, team: Team) -> str:
-    """Return a short code unique among the team's live requests."""
-    taken = set(
-        session.scalars(
-            select(Request.code).where(Request.team_id == team.id, Request.status.in_(LIVE))
-        ).all()
-    )
+    """Return a short code unique among the team's live requests (one indexed look per try)."""
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if code not in taken:
+        taken = session.scalar(
+            select(Request.id)
+            .where(Request.team_id == team.id, Request.code == code, Request.status.in_(LIVE))
+            .limit(1)
+        )
+        if taken is None:
             return code
 
 
@@ -81,13 +81,16 @@ def open_request(
         channel=channel,
         status="open",
         opened_at=now,
-        step=0,
+        step=0 if kind == "debrief" else 1,
         contact_enc=vault.encrypt(contact) if contact else None,
         contact_key=vault.lookup_key(contact) if contact and kind == "support" else None,
         note_enc=vault.encrypt(note) if note else None,
         initiator=initiator,
         skill=skill,
     )
+    if kind != "debrief":  # nobody else can see it yet: decide its first step before writing it
+        first = next_targets(session, env, now, request)
+        request.step_deadline = now + first[2] if first[0] else None
     try:
         with session.begin_nested():
             session.add(request)
@@ -103,7 +106,7 @@ def open_request(
 
         debrief.start(session, env, now, request)
     else:
-        advance(session, env, now, request, expected_step=0)
+        _page_step(session, env, now, request, *first)
     return request
 
 
@@ -159,8 +162,10 @@ def note_of(env: Env, request: Request) -> str | None:
 def _excluded(env: Env, request: Request, members: Sequence[Member]) -> set[int]:
     """Return ids never to page for a request: already paged, the initiator, a member asking for help."""
     excluded = {page.member_id for page in request.pages}
-    if request.initiator_id:
-        excluded.add(request.initiator_id)
+    # A request decided on before it is written has its initiator but not yet initiator_id.
+    initiator = request.initiator_id or (request.initiator.id if request.initiator else None)
+    if initiator:
+        excluded.add(initiator)
     if request.contact_key:
         excluded |= {m.id for m in members if env.vault.lookup_key(m.phone) == request.contact_key}
     return excluded
@@ -173,7 +178,7 @@ def next_targets(
     team_config = env.team(request.team)
     policy = team_config.escalation
     peers = rotation.availability_list(session, request.team, now)
-    fallback = {role: rotation.fallback_members(session, request.team, role) for role in policy.fallback}
+    fallback = rotation.fallback_by_role(session, request.team, policy.fallback)
     everyone = [*peers, *(m for ms in fallback.values() for m in ms)]
     excluded = _excluded(env, request, everyone)
     peer_pages = {page.member_id for page in request.pages if page.tier == "peer"}
@@ -239,14 +244,26 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
     for page in request.pages:
         if page.state == "pending":
             page.state = "timeout"
-    targets, tier, timeout = next_targets(session, env, now, request)
+    _page_step(session, env, now, request, *next_targets(session, env, now, request))
+    return True
+
+
+def _page_step(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    targets: Sequence[Member],
+    tier: str,
+    timeout: timedelta,
+) -> None:
+    """Page the members of the request's current step, or end it when there is nobody left."""
     if not targets:
         exhaust(session, env, now, request)
-        return True
+        return
     for member in targets:
         page_member(session, env, now, request, member, tier, timeout)
     request.step_deadline = now + timeout
-    return True
 
 
 def exhaust(session: Session, env: Env, now: datetime, request: Request) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callout import debrief, escalation, messages, privacy, rotation, voice
+from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, JobRun, Outbox, Page, Request, Team, VoiceHunt
 from callout.outbox import notify
@@ -23,14 +23,7 @@ COVERAGE_DAYS = 2
 
 def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
     """Claim one firing of a job; False if another process (or an earlier tick) already ran it."""
-    if session.get(JobRun, (name, key)) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(JobRun(name=name, key=key, ran_at=now))
-    except IntegrityError:
-        return False
-    return True
+    return insert_new(session, JobRun, name=name, key=key, ran_at=now)
 
 
 # What every scheduler tick fires, each part in a transaction of its own (`schedules.tick`).

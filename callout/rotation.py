@@ -118,6 +118,24 @@ def fallback_members(session: Session, team: Team, role: str) -> list[Member]:
     return list(session.scalars(query))
 
 
+def fallback_by_role(session: Session, team: Team, roles: Sequence[str]) -> dict[str, list[Member]]:
+    """Return the active, not opted-out members of each role in position order (in one query)."""
+    query = (
+        select(Member)
+        .where(
+            Member.team_id == team.id,
+            Member.role.in_(roles),
+            Member.active.is_(True),
+            Member.opted_out.is_(False),
+        )
+        .order_by(Member.position, Member.id)
+    )
+    by_role: dict[str, list[Member]] = {role: [] for role in roles}
+    for member in session.scalars(query):
+        by_role[member.role].append(member)
+    return by_role
+
+
 def is_available(member: Member, at: datetime) -> bool:
     """Tell whether member can be paged at: active, not opted out and not away."""
     away = member.away_until is not None and member.away_until > _aware(at)

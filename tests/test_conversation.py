@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -258,6 +259,21 @@ def test_page_from_dispatch_gives_the_peer_the_note_and_callback(
     send(rt)
     assert any("Rivera accepted" in b for b in transport.to(team["brooks"].phone))
     assert requests(rt)[0].kind == "dispatch"
+
+
+def test_a_director_who_pages_for_someone_is_never_paged_for_it(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    with rt.sessions() as session, session.begin():  # nobody before the director: theirs is the first step
+        for name in ("rivera", "chen", "ortiz"):
+            session.get(Member, team[name].id).away_until = clock.now + timedelta(days=1)
+        session.get(Member, team["patel"].id).opted_out = True
+    text(twilio, team["nguyen"].phone, "PAGE Ofc. Lee at the hospital, call me")
+    send(rt)
+    [request] = requests(rt)
+    assert request.status == "exhausted"
+    assert team["nguyen"].id not in {p.member_id for p in request.pages}
+    assert not any("Reply 1 to accept" in b for b in transport.to(team["nguyen"].phone))
 
 
 def test_an_opted_out_member_is_not_paged_and_the_director_is_told(
