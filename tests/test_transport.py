@@ -94,6 +94,14 @@ def twilio() -> TwilioTransport:
 # -- TwilioTransport, mocked at HTTP --------------------------------------------------------------
 
 
+def test_the_sdk_does_not_log_every_request(
+    mocked: responses.RequestsMock, twilio: TwilioTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    twilio.send_sms(make_sms())
+    assert [r for r in caplog.records if r.name == "twilio.http_client"] == []
+
+
 def test_it_posts_to_from_body_and_status_callback(
     mocked: responses.RequestsMock, twilio: TwilioTransport
 ) -> None:

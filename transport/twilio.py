@@ -75,7 +75,11 @@ class TwilioTransport:
     """Send SMS and place calls through Twilio's REST API (or a compatible endpoint at api_base_url)."""
 
     def __init__(self, config: TwilioConfig) -> None:
-        http_client = TwilioHttpClient(timeout=config.timeout.total_seconds())
+        # The SDK logs every request's URL and headers at INFO: ten lines per page, in every worker's log.
+        # Callout logs each send itself (by outbox id and sid); keep the SDK's to warnings.
+        sdk_log = logging.getLogger("twilio.http_client")
+        sdk_log.setLevel(max(sdk_log.getEffectiveLevel(), logging.WARNING))
+        http_client = TwilioHttpClient(timeout=config.timeout.total_seconds(), logger=sdk_log)
         if http_client.session is not None:
             # Senders run in parallel threads: let each keep its connection (the SDK sizes only https).
             adapter = HTTPAdapter(pool_maxsize=max(32, (os.cpu_count() or 1) + 4))
