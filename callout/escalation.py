@@ -110,14 +110,16 @@ def open_request(
     return request
 
 
-def live_request_of(session: Session, env: Env, team: Team, number: str) -> Request | None:
-    """Return the support request this number opened that is still being paged or handled, if any."""
+def live_request_of(
+    session: Session, env: Env, team: Team, number: str, statuses: Sequence[str] = ("open", "accepted")
+) -> Request | None:
+    """Return this number's newest support request in statuses (by default: still paged or handled)."""
     return session.scalar(
         select(Request)
         .where(
             Request.team_id == team.id,
             Request.contact_key == env.vault.lookup_key(number),
-            Request.status.in_(("open", "accepted")),
+            Request.status.in_(statuses),
         )
         .order_by(Request.id.desc())
         .limit(1)

@@ -212,25 +212,11 @@ def _record_acceptance(
     log.info("request %s accepted by %s via voice", request.code, member.name)
 
 
-def _caller_request(session: Session, env: Env, team: Team, caller: str) -> Request | None:
-    """Return the caller's newest support request that is still open, exhausted or accepted."""
-    return session.scalar(
-        select(Request)
-        .where(
-            Request.team_id == team.id,
-            Request.contact_key == env.vault.lookup_key(caller),
-            Request.status.in_(escalation.LIVE),
-        )
-        .order_by(Request.id.desc())
-        .limit(1)
-    )
-
-
 def _take_over(
     session: Session, env: Env, now: datetime, team: Team, member: Member, caller: str
 ) -> Request | None:
     """Accept the caller's live request for member; None when it is someone else's (or there is none)."""
-    request = _caller_request(session, env, team, caller)
+    request = escalation.live_request_of(session, env, team, caller, escalation.LIVE)  # exhausted too
     if request is None or request.accepted_by_id not in (None, member.id):
         return None
     if request.accepted_by_id is None:
