@@ -167,6 +167,15 @@ def make_member(session: Session, team: Team, name: str, role: str = "peer", **f
     return member
 
 
+def add_roster(rt: Any, **members: tuple[str, str]) -> dict[str, Member]:
+    """Add members (key=(name, role)) to the odessa team in rotation order; return them by key."""
+    from sqlalchemy import select
+
+    with rt.sessions() as session, session.begin():
+        team = session.scalar(select(Team).where(Team.slug == "odessa"))
+        return {key: make_member(session, team, name, role=role) for key, (name, role) in members.items()}
+
+
 @pytest.fixture
 def now() -> datetime:
     """Return the fixed test clock."""

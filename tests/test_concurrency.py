@@ -26,8 +26,8 @@ from tests.conftest import (
     TEST_DATABASE_URL,
     Clock,
     RecordingTransport,
+    add_roster,
     make_config,
-    make_member,
     send,
     team_table,
     tick,
@@ -46,14 +46,13 @@ def config(database_url: str) -> Any:
 
 @pytest.fixture
 def roster(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        team = session.scalar(select(Team).where(Team.slug == "odessa"))
-        return {
-            "rivera": make_member(session, team, "Rivera"),
-            "patel": make_member(session, team, "Dr. Patel", role="psychologist"),
-            "ames": make_member(session, team, "Dr. Ames", role="psychologist"),
-            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
-        }
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        patel=("Dr. Patel", "psychologist"),
+        ames=("Dr. Ames", "psychologist"),
+        nguyen=("Lt. Nguyen", "director"),
+    )
 
 
 def at_once(rt: Any, monkeypatch: pytest.MonkeyPatch, module: Any, name: str, *works: Work) -> list[Any]:

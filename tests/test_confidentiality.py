@@ -23,9 +23,9 @@ from sqlalchemy import make_url, select
 import schedules
 from callout.config import Config, load_config
 from callout.crypto import Vault
-from callout.models import Member, ProviderRecord, Request, Team
+from callout.models import Member, ProviderRecord, Request
 from callout.transport import Transport
-from tests.conftest import TEST_DATABASE_URL, Clock, TwilioClient, make_config, make_member, send
+from tests.conftest import TEST_DATABASE_URL, Clock, TwilioClient, add_roster, make_config, send
 from tests.e2e import Stack
 from tests.fake_twilio import FakeTwilio
 from transport.twilio import TwilioTransport
@@ -116,13 +116,12 @@ def transport(config: Config) -> Transport:
 
 @pytest.fixture
 def roster(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        team = session.scalar(select(Team).where(Team.slug == "odessa"))
-        return {
-            "rivera": make_member(session, team, "Rivera"),
-            "chen": make_member(session, team, "Chen"),
-            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
-        }
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        chen=("Chen", "peer"),
+        nguyen=("Lt. Nguyen", "director"),
+    )
 
 
 @dataclass

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from callout.housekeeping import housekeeping
-from callout.models import Member, Request, Team
-from tests.conftest import Clock, RecordingTransport, TwilioClient, make_member, send
+from callout.models import Member, Request
+from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send
 
 REQUESTER = "+14325559876"
 OTHER = "+14325559877"
@@ -18,16 +18,15 @@ OTHER = "+14325559877"
 
 @pytest.fixture
 def team(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        row = session.scalar(select(Team).where(Team.slug == "odessa"))
-        return {
-            "rivera": make_member(session, row, "Rivera"),
-            "chen": make_member(session, row, "Chen"),
-            "ortiz": make_member(session, row, "Ortiz"),
-            "patel": make_member(session, row, "Dr. Patel", role="psychologist"),
-            "nguyen": make_member(session, row, "Lt. Nguyen", role="director"),
-            "brooks": make_member(session, row, "Brooks", role="dispatch"),
-        }
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        chen=("Chen", "peer"),
+        ortiz=("Ortiz", "peer"),
+        patel=("Dr. Patel", "psychologist"),
+        nguyen=("Lt. Nguyen", "director"),
+        brooks=("Brooks", "dispatch"),
+    )
 
 
 def text(twilio: TwilioClient, sender: str, body: str) -> str:

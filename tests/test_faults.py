@@ -12,21 +12,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from callout.config import Config
 from callout.db import make_engine, make_sessionmaker
 from callout.housekeeping import handoff_notices
-from callout.models import Member, Outbox, Request, Team
+from callout.models import Member, Outbox, Request
 from callout.ratelimit import RateLimiter
-from tests.conftest import RecordingTransport, TwilioClient, make_config, make_member, team_table
+from tests.conftest import RecordingTransport, TwilioClient, add_roster, make_config, team_table
 
 REQUESTER = "+14325559876"
 
 
 @pytest.fixture
 def members(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        team = session.scalar(select(Team).where(Team.slug == "odessa"))
-        return {
-            "rivera": make_member(session, team, "Rivera"),
-            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
-        }
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        nguyen=("Lt. Nguyen", "director"),
+    )
 
 
 def count(rt: Any, model: Any) -> int:

@@ -12,21 +12,28 @@ from sqlalchemy.orm import Session
 import schedules
 from callout import escalation, housekeeping
 from callout.env import Env, make_env
-from callout.models import Member, Request, Team
-from tests.conftest import Clock, RecordingTransport, TwilioClient, make_config, make_member, send, team_table
+from callout.models import Member, Request
+from tests.conftest import (
+    Clock,
+    RecordingTransport,
+    TwilioClient,
+    add_roster,
+    make_config,
+    send,
+    team_table,
+)
 
 REQUESTER, OTHER = "+14325559876", "+14325559877"
 
 
 @pytest.fixture
 def roster(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        team = session.scalar(select(Team).where(Team.slug == "odessa"))
-        return {
-            "rivera": make_member(session, team, "Rivera"),
-            "chen": make_member(session, team, "Chen"),
-            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
-        }
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        chen=("Chen", "peer"),
+        nguyen=("Lt. Nguyen", "director"),
+    )
 
 
 def all_requests(rt: Any) -> list[Request]:

@@ -31,8 +31,8 @@ from tests.conftest import (
     Clock,
     RecordingTransport,
     TwilioClient,
+    add_roster,
     make_config,
-    make_member,
     send,
     tick,
 )
@@ -78,14 +78,13 @@ def transport() -> DeletingTransport:
 
 @pytest.fixture
 def team(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        row = session.scalar(select(Team).where(Team.slug == "odessa"))
-        return {
-            "rivera": make_member(session, row, "Rivera"),
-            "chen": make_member(session, row, "Chen"),
-            "nguyen": make_member(session, row, "Lt. Nguyen", role="director"),
-            "brooks": make_member(session, row, "Brooks", role="dispatch"),
-        }
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        chen=("Chen", "peer"),
+        nguyen=("Lt. Nguyen", "director"),
+        brooks=("Brooks", "dispatch"),
+    )
 
 
 def the_request(rt: Any) -> Request:

@@ -7,24 +7,22 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callout.models import Member, Request, Team
-from tests.conftest import Clock, RecordingTransport, TwilioClient, make_member, send, tick
+from callout.models import Member, Request
+from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send, tick
 
 REQUESTER = "+14325559876"
 
 
 @pytest.fixture
 def roster(rt: Any) -> dict[str, Member]:
-    with rt.sessions() as session, session.begin():
-        team = session.scalar(select(Team).where(Team.slug == "odessa"))
-        members = {
-            "rivera": make_member(session, team, "Rivera"),
-            "chen": make_member(session, team, "Chen"),
-            "ortiz": make_member(session, team, "Ortiz"),
-            "patel": make_member(session, team, "Dr. Patel", role="psychologist"),
-            "nguyen": make_member(session, team, "Lt. Nguyen", role="director"),
-        }
-    return members
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        chen=("Chen", "peer"),
+        ortiz=("Ortiz", "peer"),
+        patel=("Dr. Patel", "psychologist"),
+        nguyen=("Lt. Nguyen", "director"),
+    )
 
 
 def test_it_acknowledges_and_pages_the_primary_at_once(
