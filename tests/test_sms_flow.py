@@ -135,3 +135,35 @@ def test_a_page_whose_sender_died_mid_send_goes_out_once_the_claim_is_stale(
     clock.advance(seconds=2)
     send(rt)
     assert len(transport.to(roster["rivera"].phone)) == 1
+
+
+def test_a_page_carries_its_steps_timeout_as_its_validity(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    [page] = [sms for sms in transport.sms if sms.to == roster["rivera"].phone]
+    assert page.validity == 5 * 60  # ack_timeout: a page stuck at the carrier never arrives after its step
+    clock.advance(minutes=5, seconds=1)
+    tick(rt)
+    clock.advance(minutes=5, seconds=1)
+    tick(rt)
+    clock.advance(minutes=5, seconds=1)
+    tick(rt)
+    fallback = [sms for sms in transport.sms if sms.to == roster["patel"].phone]
+    assert [sms.validity for sms in fallback] == [10 * 60]  # fallback_timeout
+
+
+def test_a_page_still_queued_when_its_step_is_over_is_dropped_not_sent(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(REQUESTER, "help")  # Rivera's page waits in the outbox (the sender is not run)...
+    twilio.sms(roster["rivera"].phone, "2")  # ...and Rivera passes anyway (say, seeing the request elsewhere)
+    send(rt)
+    assert transport.to(roster["rivera"].phone) == []  # a page for a step that is over would only confuse
+    assert len(transport.to(roster["chen"].phone)) == 1
+    with rt.sessions() as session:
+        from callout.models import Outbox
+
+        statuses = {o.status for o in session.scalars(select(Outbox).where(Outbox.purpose == "page"))}
+    assert "expired" in statuses
