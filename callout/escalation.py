@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -522,14 +522,20 @@ def run_reminders(session: Session, env: Env, now: datetime) -> int:
     once and a peer's DONE at the same moment is never overwritten by "unspecified".
     """
     close_after = env.config.privacy.close_after
+    # Only what may be due: accepted at least the shortest reminder_after ago (every one is shorter than
+    # close_after), and not reminded yet or left past close_after.
+    soonest = min((t.escalation.reminder_after for t in env.config.teams), default=close_after)
     due = session.scalars(
-        select(Request.id).where(Request.status == "accepted", Request.reminded_at.is_(None))
-    ).all()
-    stale = session.scalars(
-        select(Request.id).where(Request.status == "accepted", Request.accepted_at <= now - close_after)
+        select(Request.id)
+        .where(
+            Request.status == "accepted",
+            Request.accepted_at <= now - soonest,
+            or_(Request.reminded_at.is_(None), Request.accepted_at <= now - close_after),
+        )
+        .order_by(Request.id)
     ).all()
     count = 0
-    for request_id in sorted({*due, *stale}):
+    for request_id in due:
         request = session.get(Request, request_id)
         assert request is not None
         lock(session, request)
