@@ -153,17 +153,16 @@ def stale_calls(session: Session, env: Env, now: datetime) -> int:
     return voice.end_stale(session, now)
 
 
-# The slower periodic work, each part in a transaction of its own (`schedules.slow`): one that fails
-# must not hold up the others, least of all the purge.
-SLOW_JOBS = (escalation.run_reminders, handoff_notices, coverage_warnings, stale_calls, purge)
+# The slower periodic work besides the purge, each part in a transaction of its own (`schedules.slow`):
+# one that fails must not hold up the others, least of all the purge, which runs after them.
+SLOW_JOBS = (escalation.run_reminders, handoff_notices, coverage_warnings, stale_calls)
 
 
 def housekeeping(session: Session, env: Env, now: datetime) -> int:
-    """Run all the slower periodic work in one transaction (tests, `callout privacy purge`).
+    """Run all the slower periodic work, then the purge, in one transaction (tests).
 
     Returns how many requests were purged.
     """
-    purged = 0
     for job in SLOW_JOBS:
-        purged = job(session, env, now)
-    return purged
+        job(session, env, now)
+    return purge(session, env, now)

@@ -28,12 +28,9 @@ def tick(rt: Runtime) -> None:
 
 def slow(rt: Runtime) -> None:
     """Send reminders, handoff notices and coverage warnings, and purge contact details."""
-    purged = 0
     for job in housekeeping.SLOW_JOBS:
-        done = _run(rt, job)
-        if job is housekeeping.purge:
-            purged = done or 0
-    if purged:
+        _run(rt, job)
+    if _run(rt, housekeeping.purge):
         privacy.scrub_sqlite(rt.engine)
 
 
