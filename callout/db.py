@@ -64,15 +64,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def insert_new(session: Session, model: type[Any], **values: Any) -> bool:
     """Insert a row unless one with its key exists; tell whether it was inserted (one statement)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects import postgresql, sqlite
 
-        statement: Any = postgresql_insert(model).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement: Any = dialect.insert(model).values(**values).on_conflict_do_nothing()
     # RETURNING the key says whether the row went in; drivers' rowcount for this statement varies.
     key = list(model.__table__.primary_key.columns)
     return session.connection().execute(statement.returning(*key)).first() is not None

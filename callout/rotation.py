@@ -105,17 +105,7 @@ def rotation_peers(session: Session, team: Team) -> list[Member]:
 
 def fallback_members(session: Session, team: Team, role: str) -> list[Member]:
     """Return the active, not opted-out members of role in position order."""
-    query = (
-        select(Member)
-        .where(
-            Member.team_id == team.id,
-            Member.role == role,
-            Member.active.is_(True),
-            Member.opted_out.is_(False),
-        )
-        .order_by(Member.position, Member.id)
-    )
-    return list(session.scalars(query))
+    return fallback_by_role(session, team, (role,))[role]
 
 
 def fallback_by_role(session: Session, team: Team, roles: Sequence[str]) -> dict[str, list[Member]]:
