@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from callout import messages, rotation
 from callout.commands import CODE_ALPHABET, CODE_LENGTH
 from callout.env import Env
+from callout.logsafe import described
 from callout.models import Member, Page, Request, Team
 from callout.outbox import enqueue_call, enqueue_sms, notify
 
@@ -471,8 +472,13 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
                     _orphaned(session, env, now, request, step)
                 elif advance(session, env, now, request, expected_step=step):
                     advanced += 1
-        except Exception:
-            log.exception("request %s: step %d could not be fired; retried next tick", request.code, step)
+        except Exception as exc:
+            log.error(
+                "request %s: step %d could not be fired, retried next tick: %s",
+                request.code,
+                step,
+                described(exc),
+            )
     return advanced
 
 

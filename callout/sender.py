@@ -16,6 +16,7 @@ from callout import escalation, messages, outbox, privacy
 from callout.conversation import opt_out
 from callout.db import transaction
 from callout.env import Env
+from callout.logsafe import described
 from callout.models import Outbox, Page, Request, Team
 from callout.transport import Call, Sms, Transport, TransportError
 
@@ -81,8 +82,8 @@ class Sender:
                 return
             try:
                 self.drain()
-            except Exception:  # the loop must survive a database hiccup; the next wake retries
-                log.exception("sender: draining the outbox failed")
+            except Exception as exc:  # the loop must survive a database hiccup; the next wake retries
+                log.error("sender: draining the outbox failed: %s", described(exc))
 
     def drain(self, wait: bool = False) -> int:
         """Claim due rows and send them in parallel; with wait, return after they were handed over."""
@@ -143,8 +144,8 @@ class Sender:
         """Send one claimed row and record the outcome; an undeliverable page advances its escalation."""
         try:
             self._send_one(outbox_id)
-        except Exception:
-            log.exception("sender: outbox %d failed unexpectedly", outbox_id)
+        except Exception as exc:  # its decrypted address and text may be in the message: never logged
+            log.error("sender: outbox %d failed unexpectedly: %s", outbox_id, described(exc))
 
     def _send_one(self, outbox_id: int) -> None:
         with transaction(self.sessions) as session:

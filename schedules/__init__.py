@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from callout import housekeeping, privacy
 from callout.env import Env
+from callout.logsafe import described
 from callout.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ def _run(rt: Runtime, job: Callable[[Session, Env, datetime], T]) -> T | None:
     """Run one job in its own transaction; log a failure (the next firing tries again) and go on."""
     try:
         return rt.run(job)
-    except Exception:
-        log.exception("job %s failed; it runs again at its next firing", job.__name__)
+    except Exception as exc:
+        log.error("job %s failed; it runs again at its next firing: %s", job.__name__, described(exc))
         return None
 
 

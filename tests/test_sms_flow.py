@@ -167,3 +167,19 @@ def test_a_page_still_queued_when_its_step_is_over_is_dropped_not_sent(
 
         statuses = {o.status for o in session.scalars(select(Outbox).where(Outbox.purpose == "page"))}
     assert "expired" in statuses
+
+
+def test_an_unexpected_send_error_is_logged_without_the_number_it_quotes(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    transport.fail[REQUESTER] = ValueError(f"cannot text {REQUESTER}")  # a bug, not a TransportError
+    twilio.sms(roster["rivera"].phone, "1")  # the requester is told: that send fails unexpectedly
+    send(rt)
+    assert "failed unexpectedly: ValueError" in caplog.text and REQUESTER not in caplog.text

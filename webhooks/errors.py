@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import traceback
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from callout.logsafe import described
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        # The stack, without the exception's message: a message may quote a requester's words or number.
-        stack = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unexpected error on %s: %s\n%s", request.path, type(exc).__name__, stack)
+        log.error("unexpected error on %s: %s", request.path, described(exc))
         return _answer(500, "internal error")
