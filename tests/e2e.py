@@ -76,7 +76,7 @@ class Server:
                 [
                     sys.executable,
                     "-m",
-                    "callout",
+                    "cli",
                     "--config",
                     str(self.config),
                     "serve",

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 
-from callout.cli import cli
 from callout.crypto import check_key
+from cli import cli
 
 TEAM = '[[teams]]\nslug = "{slug}"\nsupport_number = "+14325550100"\n'
 

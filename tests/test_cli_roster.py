@@ -14,9 +14,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import callout.cli.roster  # noqa: F401  (registers the commands)
-from callout.cli import cli
 from callout.models import Member, Override
+from cli import cli
 from tests.conftest import NOW
 
 ROSTER = """
@@ -256,7 +255,7 @@ def test_it_refuses_a_bad_override_in_one_line(
 
 def test_main_registers_the_roster_commands(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path, database_url)
-    code = "from callout.cli import main; main(['--config', sys.argv[1], 'oncall', '--help'])"
+    code = "from cli import main; main(['--config', sys.argv[1], 'oncall', '--help'])"
     result = subprocess.run(
         [sys.executable, "-c", f"import sys; {code}", str(config)],
         capture_output=True,

@@ -346,7 +346,7 @@ def test_a_real_server_logs_and_keeps_nothing_of_the_requester_and_deletes_twili
         assert status == 200 and "closed" in body.lower()
         time.sleep(1.2)  # purge_after
         purge = subprocess.run(
-            [sys.executable, "-m", "callout", "--config", str(stack.config), "privacy", "purge"],
+            [sys.executable, "-m", "cli", "--config", str(stack.config), "privacy", "purge"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -226,7 +226,7 @@ def test_it_reports_a_config_toml_that_is_a_folder(tmp_path: Path, monkeypatch: 
 def test_the_cli_prints_one_line_for_a_bad_config(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from callout.cli import cli, main  # noqa: F401
+    from cli import cli, main  # noqa: F401
 
     bad = tmp_path / "config.toml"
     bad.write_text('[server]\npublic_url = "nope"\n')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callout.demo import run_demo
+from cli.demo import run_demo
 
 
 def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_and_a_debrief() -> None:

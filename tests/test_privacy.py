@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import schedules
 from callout import privacy
-from callout.cli import cli
 from callout.config import Config
 from callout.conversation import handle_sms
 from callout.crypto import Vault, new_key
 from callout.env import Env
 from callout.models import InboundSeen, Member, Outbox, Page, ProviderRecord, Request, Team
 from callout.transport import Sms
+from cli import cli
 from tests.conftest import (
     DATA_KEY,
     NOW,

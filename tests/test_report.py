@@ -14,8 +14,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-import callout.cli.report  # noqa: F401  (registers the command)
-from callout.cli import cli
 from callout.config import load_config
 from callout.db import make_engine, make_sessionmaker, transaction, upgrade
 from callout.models import Member, Page, Request, Team
@@ -30,6 +28,7 @@ from callout.report import (
     render_text,
 )
 from callout.teams import UnknownTeam, sync_teams
+from cli import cli
 from tests.conftest import make_member
 
 REQUESTER = "+14325559876"  # a requester's number: it must never show in a report

@@ -13,13 +13,13 @@ import click
 from sqlalchemy.orm import Session
 
 from callout import rotation
-from callout.cli import YEARS, Context, cli, fail, pass_context
 from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
 from callout.models import Member, Team
 from callout.phones import maybe_e164
 from callout.roster import RosterError, import_roster, load_roster_file
 from callout.teams import UnknownTeam, get_team
+from cli import YEARS, Context, cli, fail, pass_context
 
 TEAM_HELP = "Team slug (may be left out when one team is configured)."
 MAX_ID = 2**63 - 1  # the largest id a database row can have

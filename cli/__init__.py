@@ -127,4 +127,4 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 # The commands live beside this module and register themselves on `cli` when imported.
-from callout.cli import basics, privacy, report, roster, serve  # noqa: E402, F401
+from cli import basics, privacy, report, roster, serve  # noqa: E402, F401

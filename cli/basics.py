@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from callout.cli import Context, cli, pass_context
 from callout.crypto import new_key
+from cli import Context, cli, pass_context
 
 
 @cli.group()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from callout.cli import YEARS, Context, cli, fail, pass_context
 from callout.config import ConfigError
 from callout.db import transaction
 from callout.report import build_report, render_csv, render_html, render_json, render_text
+from cli import YEARS, Context, cli, fail, pass_context
 
 RENDERERS = {"text": render_text, "csv": render_csv, "json": render_json, "html": render_html}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from callout.cli import Context, cli, pass_context
+from cli import Context, cli, pass_context
 
 
 @cli.command()
@@ -27,6 +27,6 @@ def serve(ctx: Context, host: str, port: int) -> None:
 @click.option("--speed", default=1.0, show_default=True, type=float, help="Scale the demo's timeouts.")
 def demo(speed: float) -> None:
     """Play a whole scenario through the real webhooks and escalation engine, on the console."""
-    from callout.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(speed=speed)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import click
 
 from callout import housekeeping, privacy
-from callout.cli import Context, cli, fail, pass_context
 from callout.crypto import InvalidKey, Vault, check_key
 from callout.db import transaction
 from callout.env import make_env
+from cli import Context, cli, fail, pass_context
 
 
 @cli.group("privacy")

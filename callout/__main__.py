@@ -1,5 +1,0 @@
-"""Run the command line: `python -m callout`."""
-
-from callout.cli import main
-
-main()
