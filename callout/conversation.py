@@ -197,7 +197,7 @@ def _held(session: Session, member: Member, command: commands.Command) -> Reques
     if len(held) == 1:
         return held[0]
     if held:
-        return messages.which_page([r.code for r in held], command.name.upper())
+        return messages.which_held([r.code for r in held], command.name.upper())
     return messages.holding_nothing()
 
 

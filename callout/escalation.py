@@ -269,17 +269,21 @@ def _page_step(
     request.step_deadline = now + timeout
 
 
-def exhaust(session: Session, env: Env, now: datetime, request: Request) -> None:
-    """Give the requester the crisis lines; alert the director (and dispatcher) that nobody accepted."""
+def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool:
+    """Give the requester the crisis lines; alert the director (and dispatcher) that nobody accepted.
+
+    Returns whether a director was alerted.
+    """
     request.status = "exhausted"
     request.exhausted_at = now
     request.declined_by_all = bool(request.pages) and all(p.state == "declined" for p in request.pages)
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
-    tell_requester(session, env, now, request, messages.requester_exhausted())
+    directors = rotation.fallback_members(session, request.team, "director")
+    tell_requester(session, env, now, request, messages.requester_exhausted(bool(directors)))
     alert = messages.exhausted_alert(request.code, request.kind, len(request.pages))
-    for director in rotation.fallback_members(session, request.team, "director"):
+    for director in directors:
         notify(session, env, now, director, alert, request)
     if request.initiator is not None and request.initiator.role != "director":
         notify(
@@ -290,6 +294,7 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> None
             messages.exhausted_dispatch(request.code, len(request.pages)),
             request,
         )
+    return bool(directors)
 
 
 def _step_done(request: Request) -> bool:
@@ -426,6 +431,10 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
     session.flush()
     log.info("request %s released by %s", request.code, member.name)
     advance(session, env, now, request, expected_step=request.step)
+    if request.status == "exhausted":  # nobody was left to page: say so, and who was told
+        directors = rotation.fallback_members(session, request.team, "director")
+        alerted = any(director.id != member.id for director in directors)
+        return messages.released_nobody_left(request.code, alerted)
     return messages.released(request.code)
 
 

@@ -49,9 +49,10 @@ def requester_accepted() -> str:
     return "A peer support member has your request and will contact you shortly."
 
 
-def requester_exhausted() -> str:
-    """Tell the requester nobody could be reached, with the crisis resources."""
-    return f"We couldn't reach a peer right now and keep trying to find one. {CRISIS}"
+def requester_exhausted(director_alerted: bool) -> str:
+    """Tell the requester nobody answered (nobody more is paged): who knows, and the crisis lines."""
+    alerted = "The team's director has been alerted, and a" if director_alerted else "A"
+    return f"No peer has answered yet. {alerted} peer may still answer and contact you. {CRISIS}"
 
 
 def privacy_statement(purge_after: str) -> str:
@@ -154,6 +155,12 @@ def which_page(codes: Sequence[str], word: str) -> str:
     return f"You have {len(codes)} open pages: {', '.join(codes)}. Reply {word} CODE, e.g. {word} {codes[0]}."
 
 
+def which_held(codes: Sequence[str], word: str) -> str:
+    """Ask which of the requests a member holds a bare DONE or RELEASE is for."""
+    listed = ", ".join(codes)
+    return f"You hold {len(codes)} requests: {listed}. Reply {word} CODE, e.g. {word} {codes[0]}."
+
+
 def unknown_code(code: str) -> str:
     """Answer a code that matches nothing open for this member."""
     return f"No open request {code} for you."
@@ -194,8 +201,14 @@ def not_yours(code: str) -> str:
 
 
 def released(code: str) -> str:
-    """Confirm a RELEASE."""
+    """Confirm a RELEASE that paged the next person."""
     return f"Released {code}; we're paging the next person. Thank you."
+
+
+def released_nobody_left(code: str, director_alerted: bool) -> str:
+    """Confirm a RELEASE after which nobody was left to page (the request is exhausted)."""
+    alerted = " The director was alerted." if director_alerted else ""
+    return f"Released {code}, but nobody is left to page.{alerted} Reply 1 {code} if you can take it back."
 
 
 def reminder(code: str) -> str:

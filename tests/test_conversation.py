@@ -363,3 +363,64 @@ def test_codes_are_unique_among_open_requests(rt: Any, twilio: TwilioClient, tea
         text(twilio, f"+1432555{6000 + i:04d}", "hello")
     codes = [r.code for r in requests(rt)]
     assert len(set(codes)) == 40
+
+
+def test_an_exhausted_requester_is_told_the_director_knows_and_a_peer_may_still_answer(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    for name in ("rivera", "chen", "ortiz", "patel", "nguyen"):
+        text(twilio, team[name].phone, "2")
+    send(rt)
+    [request] = requests(rt)
+    told = transport.to(REQUESTER)[-1]
+    assert request.status == "exhausted"
+    assert "director has been alerted" in told and "may still answer" in told and "988" in told
+    assert "keep trying" not in told  # nobody more is paged
+    assert any(f"ALERT {request.code}" in body for body in transport.to(team["nguyen"].phone))
+
+
+def test_an_exhausted_requester_of_a_team_without_a_reachable_director_is_not_told_one_knows(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    twilio.sms(team["nguyen"].phone, "STOP", OptOutType="STOP")
+    text(twilio, REQUESTER, "hello")
+    for name in ("rivera", "chen", "ortiz", "patel"):
+        text(twilio, team[name].phone, "2")
+    send(rt)
+    told = transport.to(REQUESTER)[-1]
+    assert "director" not in told and "may still answer" in told and "911" in told
+
+
+def test_release_with_nobody_left_to_page_says_so_and_the_releaser_may_take_it_back(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    with rt.sessions() as session, session.begin():
+        for name in ("chen", "ortiz"):
+            session.get(Member, team[name].id).away_until = clock.now + timedelta(days=1)
+        session.get(Member, team["patel"].id).opted_out = True
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "2")  # the director is next, and takes it
+    text(twilio, team["nguyen"].phone, "1")
+    [request] = requests(rt)
+    reply = text(twilio, team["nguyen"].phone, "RELEASE")
+    assert f"Released {request.code}, but nobody is left to page" in reply
+    assert "paging the next" not in reply and f"Reply 1 {request.code}" in reply
+    assert requests(rt)[0].status == "exhausted"
+    assert REQUESTER in text(twilio, team["nguyen"].phone, f"1 {request.code}")
+    assert requests(rt)[0].accepted_by.name == "Lt. Nguyen"
+
+
+def test_done_without_a_code_from_a_member_holding_two_asks_which_request(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    text(twilio, OTHER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    codes = [r.code for r in requests(rt)]
+    reply = text(twilio, team["rivera"].phone, "DONE work")
+    assert "You hold 2 requests" in reply and all(code in reply for code in codes)
+    assert "open pages" not in reply
+    assert "You hold 2 requests" in text(twilio, team["rivera"].phone, "RELEASE")
+    assert [r.status for r in requests(rt)] == ["accepted", "accepted"]

@@ -27,10 +27,23 @@ GSM7 = set(
         messages.requester_accepted(),
         messages.handoff("Odessa PD Peer Support", "Wed 07:00"),
         messages.exhausted_alert("K7QD", "support", 5),
+        messages.released_nobody_left("K7QD", director_alerted=True),
+        messages.which_held(["K7QD", "M3RT"], "DONE"),
     ],
 )
 def test_operational_texts_fit_one_gsm_segment(text: str) -> None:
     assert len(text) <= 160 and set(text) <= GSM7, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        messages.requester_exhausted(director_alerted=True),
+        messages.requester_exhausted(director_alerted=False),
+    ],
+)
+def test_texts_to_requesters_are_plain_gsm7(text: str) -> None:
+    assert set(text) <= GSM7, text
 
 
 def test_the_acknowledgement_gives_the_crisis_lines() -> None:
