@@ -22,8 +22,10 @@ def test_the_quick_benchmark_prints_every_measurement(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "benchmarks", "--quick", "--output", str(output)]
     database_url = os.environ.get("CALLOUT_TEST_DATABASE_URL", "")
     if database_url.startswith("postgresql"):
-        # The benchmark drops and creates its own database on that server, never the test database.
-        command += ["--postgres", database_url, "--database-name", "callout_bench_smoke"]
+        # The benchmark drops and creates its own database on that server, never the test database; one
+        # named for this run, so two runs on one server (two checkouts, CI beside a developer) never collide.
+        name = f"callout_bench_smoke_{os.getpid()}"
+        command += ["--postgres", database_url, "--database-name", name]
     else:
         command.append("--sqlite")
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=280)
