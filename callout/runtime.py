@@ -1,26 +1,39 @@
-"""The running service: configuration, database, vault, transport and sender, wired once."""
+"""The running service as the webhooks and the jobs see it: configuration, database, transport and sender.
+
+`service/` assembles it (and starts its sender and scheduler); nothing here starts a thread.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callout.config import Config
-from callout.db import make_engine, make_sessionmaker, transaction, upgrade
-from callout.env import Env, make_env
+from callout.db import transaction
+from callout.env import Env
 from callout.ratelimit import RateLimiter
-from callout.sender import Clock, Sender, utcnow
-from callout.teams import sync_teams
+from callout.sender import Clock, Sender
 from callout.transport import Transport
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class Scheduler(Protocol):
+    """The job scheduler a process may run (APScheduler's, started by `schedules.start_scheduler`)."""
+
+    @property
+    def running(self) -> bool:
+        """Tell whether its jobs are firing."""
+        ...
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop firing jobs; with wait, let the running ones finish first."""
+        ...
 
 
 @dataclass
@@ -36,7 +49,7 @@ class Runtime:
     clock: Clock
     per_number: RateLimiter
     per_team: RateLimiter
-    scheduler: Any = None  # the APScheduler instance, when this process runs one
+    scheduler: Scheduler | None = None  # when this process runs the jobs
 
     def run(self, work: Callable[[Session, Env, datetime], T]) -> T:
         """Run work(session, env, now) in one transaction, then wake the sender for what it queued."""
@@ -52,37 +65,3 @@ class Runtime:
             self.scheduler = None
         self.sender.stop()
         self.engine.dispose()
-
-
-def build_runtime(
-    config: Config, transport: Transport, clock: Clock = utcnow, import_rosters: bool = True
-) -> Runtime:
-    """Migrate the schema, sync the teams, import configured rosters and build the sender."""
-    engine = make_engine(config.server.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    env = make_env(config)
-    with transaction(sessions) as session:
-        sync_teams(session, config)
-    if import_rosters:
-        from callout.roster import import_configured_rosters
-
-        try:
-            with transaction(sessions) as session:
-                import_configured_rosters(session, config, clock())
-        except BaseException:
-            engine.dispose()  # the caller stops: release the connections it will never use
-            raise
-    sender = Sender(sessions, env, transport, workers=config.server.senders, clock=clock)
-    limits = config.limits
-    return Runtime(
-        config,
-        env,
-        engine,
-        sessions,
-        transport,
-        sender,
-        clock,
-        per_number=RateLimiter(limits.per_number, limits.window),
-        per_team=RateLimiter(limits.per_team, limits.window),
-    )

@@ -12,7 +12,9 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import service
 from callout.config import Config, ConfigError, load_config
+from callout.runtime import Runtime
 
 YEARS = range(1970, 9001)  # dates the commands take: a day past year 9999 or before year 1 overflows datetime
 
@@ -42,37 +44,22 @@ class Context:
         A database that cannot be opened, migrated or synced exits with a one-line message.
         """
         if self._factory is None:
-            from alembic.util import CommandError
-            from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-
-            from callout.db import make_engine, make_sessionmaker, transaction
-            from callout.db import upgrade as upgrade_schema
-            from callout.teams import sync_teams
-
-            config = self.config
             try:
-                engine = self._engine = make_engine(config.server.database_url)
-            except (ImportError, ValueError, SQLAlchemyError) as exc:  # unknown dialect, driver not installed
-                fail(f"configuration error: server.database_url: cannot be used: {_reason(exc)}")
-            where = engine.url.render_as_string(hide_password=True)
-            try:
-                if upgrade:
-                    upgrade_schema(engine)
-                factory = make_sessionmaker(engine)
-                with transaction(factory) as session:
-                    sync_teams(session, config)
-            except CommandError as exc:  # e.g. a revision this version does not know
-                fail(f"cannot upgrade the database {where}: {exc} (is it from a newer Callout?)", code=1)
-            except IntegrityError as exc:
-                fail(
-                    f"cannot record the configured teams in the database {where}: {_reason(exc)}"
-                    " (a team there has this support_number under another slug; was a slug renamed?)",
-                    code=1,
-                )
-            except SQLAlchemyError as exc:
-                fail(f"cannot open the database {where}: {_reason(exc)}", code=1)
-            self._factory = factory
+                self._engine, self._factory = service.open_database(self.config, migrate=upgrade)
+            except ConfigError as exc:
+                fail(f"configuration error: {exc}")
+            except service.StartupError as exc:
+                fail(str(exc), code=1)
         return self._factory
+
+    def runtime(self) -> Runtime:
+        """Assemble the service (nothing started yet); exit with one line if it cannot start."""
+        try:
+            return service.build(self.config)
+        except ConfigError as exc:
+            fail(f"configuration error: {exc}")
+        except service.StartupError as exc:
+            fail(str(exc), code=1)
 
     def close(self) -> None:
         """Release the database connections, if any were opened."""
@@ -80,13 +67,6 @@ class Context:
             self._engine.dispose()
             self._engine = None
             self._factory = None
-
-
-def _reason(exc: BaseException) -> str:
-    """Return the first line of what the database driver (or else the exception) said."""
-    orig = getattr(exc, "orig", None)
-    lines = str(orig if orig is not None else exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

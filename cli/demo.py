@@ -10,12 +10,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
+from twilio.request_validator import RequestValidator
 
-from callout.config import parse_config
+import service
+from callout.config import Config, parse_config
 from callout.crypto import new_key
+from callout.report import build_report, render_text
+from callout.runtime import Runtime
+from transport.console import ConsoleTransport, mask, mask_numbers
+from webhooks import create_app
 
 TOKEN = "demo-auth-token"
 PUBLIC_URL = "https://callout.demo"
@@ -68,8 +73,6 @@ class Transcript:
     """Print the conversation with names instead of numbers, and let the demo wait for a line."""
 
     def __init__(self, echo: Callable[[str], None]) -> None:
-        from transport.console import mask
-
         self.echo = echo
         self.started = time.monotonic()
         self.lines: list[str] = []
@@ -113,7 +116,7 @@ class Transcript:
                 self._changed.wait(left)
 
 
-def _config(folder: Path, speed: float) -> Any:
+def _config(folder: Path, speed: float) -> Config:
     ack = max(1.0, 4.0 * speed)
     return parse_config(
         {
@@ -148,11 +151,8 @@ def _config(folder: Path, speed: float) -> Any:
     )
 
 
-def _report(app: Any) -> str:
+def _report(rt: Runtime) -> str:
     """Render this month's statistics of the demo team, as `callout report` would."""
-    from callout.report import build_report, render_text
-
-    rt = app.extensions["callout"]
     today = rt.clock().date()
     with rt.sessions() as session:
         report = build_report(session, ["demo"], today.replace(day=1), today)
@@ -161,11 +161,6 @@ def _report(app: Any) -> str:
 
 def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> None:
     """Play the scenario: request, silence, timeout, a pass, fallback, acceptance, follow-up, close."""
-    from twilio.request_validator import RequestValidator
-
-    from transport.console import ConsoleTransport, mask_numbers
-    from webhooks import create_app
-
     logging.getLogger().setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="callout-demo-") as tmp:
         folder = Path(tmp)
@@ -174,7 +169,9 @@ def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> No
         transcript = Transcript(echo)
         # The requester here is made up, so the demo shows the words the console otherwise leaves out.
         transport = ConsoleTransport(write=transcript.outbound, reveal_words=True)
-        app = create_app(config, transport=transport)
+        rt = service.build(config, transport=transport)
+        app = create_app(rt)
+        service.start(rt)
         client = app.test_client()
         validator = RequestValidator(TOKEN)
         sid = iter(range(1, 10_000))
@@ -223,6 +220,6 @@ def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> No
             echo(
                 "\nWhat the program keeps: no name, no number, no words. Only counts for the yearly report:\n"
             )
-            echo(_report(app))
+            echo(_report(rt))
         finally:
-            app.extensions["callout"].close()
+            rt.close()

@@ -11,6 +11,7 @@ from callout.crypto import InvalidKey, Vault, check_key
 from callout.db import transaction
 from callout.env import make_env
 from cli import Context, cli, fail, pass_context
+from transport import make_transport
 
 
 @cli.group("privacy")
@@ -77,8 +78,6 @@ def purge(ctx: Context) -> None:
     click.echo(f"erased the contact details of {purged} request(s).")
     if not config.privacy.delete_provider_records:
         return
-    from transport import make_transport
-
     transport = make_transport(config)
     deleted = retrying = 0
     while True:

@@ -1,10 +1,16 @@
-"""The `serve` and `demo` commands: the web app and scheduler in one process."""
+"""The `serve`, `scheduler` and `demo` commands: the service in this process."""
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 
+import service
 from cli import Context, cli, pass_context
+from cli.demo import run_demo
+from webhooks import create_app
 
 
 @cli.command()
@@ -12,21 +18,37 @@ from cli import Context, cli, pass_context
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @pass_context
 def serve(ctx: Context, host: str, port: int) -> None:
-    """Run the web app and the scheduler in one process (development; production uses gunicorn)."""
-    from webhooks import create_app
-
-    app = create_app(ctx.config)
-    click.echo(f"callout: serving on http://{host}:{port} (public URL {ctx.config.server.public_url})")
+    """Run the web app, the sender and (unless [server] scheduler = false) the scheduler in one process."""
+    rt = ctx.runtime()
     try:
+        app = create_app(rt)
+        service.start(rt)
+        click.echo(f"callout: serving on http://{host}:{port} (public URL {ctx.config.server.public_url})")
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
-        app.extensions["callout"].close()
+        rt.close()
+
+
+@cli.command()
+@pass_context
+def scheduler(ctx: Context) -> None:
+    """Run the scheduler and the sender without the web app (beside web-only processes)."""
+    rt = ctx.runtime()
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    try:
+        service.start(rt, scheduler=True)
+        click.echo(f"callout: scheduler running, a tick every {rt.config.server.tick.total_seconds():g}s")
+        while not stopped.wait(1.0):
+            pass
+    finally:
+        rt.close()
+    click.echo("callout: scheduler stopped")
 
 
 @cli.command()
 @click.option("--speed", default=1.0, show_default=True, type=float, help="Scale the demo's timeouts.")
 def demo(speed: float) -> None:
     """Play a whole scenario through the real webhooks and escalation engine, on the console."""
-    from cli.demo import run_demo
-
     run_demo(speed=speed)

@@ -258,9 +258,10 @@ def transport() -> RecordingTransport:
 @pytest.fixture
 def app(config: Config, transport: RecordingTransport) -> Iterator[Any]:
     """Return the Flask app on the test database, without background threads."""
+    import service
     from webhooks import create_app
 
-    application = create_app(config, transport=transport, background=False)
+    application = create_app(service.build(config, transport=transport))
     yield application
     application.extensions["callout"].close()
 

@@ -54,12 +54,13 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]], teams: list[di
 
 
 class Server:
-    """One `callout serve` process."""
+    """One `callout serve` process (or, with command "scheduler", a `callout scheduler` one: no web app)."""
 
-    def __init__(self, config: Path, port: int, log: Path) -> None:
+    def __init__(self, config: Path, port: int, log: Path, command: str = "serve") -> None:
         self.config = config
         self.port = port
         self.log = log
+        self.command = command
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,21 +69,13 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start the process and wait until /healthz answers 200."""
+        """Start the process and wait until /healthz answers 200 (a scheduler: until it says it runs)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("CALLOUT_CONFIG", None)
+        port = ["--port", str(self.port)] if self.command == "serve" else []
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cli",
-                    "--config",
-                    str(self.config),
-                    "serve",
-                    "--port",
-                    str(self.port),
-                ],
+                [sys.executable, "-m", "cli", "--config", str(self.config), self.command, *port],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.config.parent,
@@ -91,14 +84,19 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"callout serve exited: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"callout {self.command} exited: {self.log.read_text()[-2000:]}")
+            if self.command != "serve":
+                if "scheduler running" in self.log.read_text():
+                    return
+                time.sleep(0.1)
+                continue
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"callout serve did not become healthy: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"callout {self.command} did not become ready: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> None:
         """Kill the process at once (SIGKILL): no cleanup, as in a crash."""
@@ -169,6 +167,13 @@ class Stack:
             self.servers.append(server)
             started.append(server)
         return started
+
+    def schedule(self) -> Server:
+        """Start one more process that runs the scheduler only (`callout scheduler`)."""
+        server = Server(self.config, 0, self.folder / f"scheduler-{len(self.servers)}.log", "scheduler")
+        server.start()
+        self.servers.append(server)
+        return server
 
     def sms(
         self, sender: str, body: str, server: Server | None = None, sid: str | None = None

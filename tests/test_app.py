@@ -23,12 +23,13 @@ def test_healthz_turns_unhealthy_when_a_step_is_overdue(
 
     from sqlalchemy import select, update
 
+    import service
     from callout.models import Request, Team
     from tests.conftest import TwilioClient
     from webhooks import create_app
 
     config = make_config(database_url, team_table(), server={"scheduler": False})
-    app = create_app(config, transport=transport, background=False)
+    app = create_app(service.build(config, transport=transport))
     rt = app.extensions["callout"]
     try:
         client = app.test_client()
@@ -47,12 +48,13 @@ def test_healthz_turns_unhealthy_when_the_sender_is_stuck(
 ) -> None:
     from sqlalchemy import select
 
+    import service
     from callout.models import Team
     from tests.conftest import Clock, TwilioClient
     from webhooks import create_app
 
     config = make_config(database_url, team_table(), server={"scheduler": False})
-    app = create_app(config, transport=transport, background=False)  # no sender drains the outbox
+    app = create_app(service.build(config, transport=transport))  # no sender drains the outbox
     rt = app.extensions["callout"]
     clock = Clock(rt.clock())
     rt.clock = clock
@@ -73,11 +75,11 @@ def test_healthz_turns_unhealthy_when_the_sender_is_stuck(
 def test_a_bad_roster_file_stops_start_up_with_its_problems(
     database_url: str, transport: RecordingTransport, tmp_path: Path
 ) -> None:
-    from webhooks import create_app
+    import service
 
     roster = tmp_path / "roster.toml"
     roster.write_text('[[members]]\nname = "A"\nphone = "12"\nrole = "peer"\n')
     config = make_config(database_url, team_table(roster=str(roster)))
     with pytest.raises(SystemExit) as stopped:
-        create_app(config, transport=transport, background=False)
+        service.wsgi_app(config, transport=transport)
     assert "not a valid phone number" in str(stopped.value) or "phone" in str(stopped.value)

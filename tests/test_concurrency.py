@@ -161,8 +161,8 @@ def test_two_processes_purge_a_request_once(
 def test_workers_starting_together_on_a_new_database_all_start(
     new_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import service
     from callout import db
-    from callout.runtime import build_runtime
 
     roster = tmp_path / "roster.toml"
     member = '[[members]]\nname = "Peer {n}"\nphone = "+1432555{phone}"\nrole = "peer"\n\n'
@@ -178,7 +178,7 @@ def test_workers_starting_together_on_a_new_database_all_start(
 
     monkeypatch.setattr(db, "exclusive", together)
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(build_runtime, config, RecordingTransport()) for _ in range(workers)]
+        futures = [pool.submit(service.build, config, transport=RecordingTransport()) for _ in range(workers)]
         runtimes = [f.result(timeout=60) for f in futures]
     try:
         with runtimes[0].sessions() as session:

@@ -38,7 +38,7 @@ def fake() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def start(database_url: str, fake: FakeTwilio) -> Iterator[Callable[..., Any]]:
     """Start the real app with these [teams.debrief] settings, against the fake Twilio."""
-    from webhooks import create_app
+    import service
 
     started: list[Any] = []
 
@@ -56,7 +56,7 @@ def start(database_url: str, fake: FakeTwilio) -> Iterator[Callable[..., Any]]:
             twilio={"api_base_url": fake.base_url, "timeout": "2s"},
             server={"tick": "0.2s"},
         )
-        app = create_app(config, background=True)
+        app = service.wsgi_app(config)
         started.append(app)
         return app
 

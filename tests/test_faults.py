@@ -149,12 +149,13 @@ def test_a_handoff_notice_goes_out_once_however_many_processes_tick(
 
 
 def test_a_second_config_team_is_isolated(database_url: str, transport: RecordingTransport) -> None:
+    import service
     from webhooks import create_app
 
     config = make_config(
         database_url, team_table(), team_table(slug="midland", name="Midland", support_number="+14325550200")
     )
-    app = create_app(config, transport=transport, background=False)
+    app = create_app(service.build(config, transport=transport))
     try:
         client = TwilioClient(app.test_client())
         assert client.sms(REQUESTER, "hi", to="+14325550200").status_code == 200
@@ -168,14 +169,15 @@ def test_a_second_config_team_is_isolated(database_url: str, transport: Recordin
 def test_a_reply_to_another_number_of_the_sender_pool_reaches_the_team(
     database_url: str, transport: RecordingTransport
 ) -> None:
+    import service
     from webhooks import create_app
 
-    service = "MG" + "3" * 32
-    config = make_config(database_url, team_table(), twilio={"messaging_service_sid": service})
-    app = create_app(config, transport=transport, background=False)
+    messaging_service = "MG" + "3" * 32
+    config = make_config(database_url, team_table(), twilio={"messaging_service_sid": messaging_service})
+    app = create_app(service.build(config, transport=transport))
     try:
         client = TwilioClient(app.test_client())
-        pooled = client.sms(REQUESTER, "hi", to="+14325550177", MessagingServiceSid=service)
+        pooled = client.sms(REQUESTER, "hi", to="+14325550177", MessagingServiceSid=messaging_service)
         assert pooled.status_code == 200 and "988" in pooled.get_data(as_text=True)
         assert client.sms(REQUESTER, "hi", to="+14325550178").status_code == 404
     finally:

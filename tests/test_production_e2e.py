@@ -85,6 +85,35 @@ def test_two_processes_page_every_member_exactly_once_per_request(stack: Stack, 
         engine.dispose()
 
 
+def test_web_only_processes_leave_the_timeouts_to_a_scheduler_process(
+    tmp_path: Path, database_url: str
+) -> None:
+    stack = make_stack(tmp_path, database_url, "1s", server={"scheduler": False})
+    engine = make_engine(database_url)
+
+    def request() -> Request | None:
+        with make_sessionmaker(engine)() as session:
+            return session.scalar(select(Request))
+
+    try:
+        stack.serve()
+        assert requests.get(stack.servers[0].url + "/healthz", timeout=5).status_code == 200
+        status, _ = stack.sms("+14325559876", "help")
+        assert status == 200
+        stack.wait(lambda: codes_paged(stack, PEERS[0]), timeout=10)  # the web process pages at once
+        opened = request()
+        assert opened is not None and opened.step_deadline is not None
+        deadline = opened.step_deadline.timestamp()
+        stack.wait(lambda: time.time() > deadline + 1.5, timeout=10)
+        assert not codes_paged(stack, PEERS[1])  # no process ticks: the timeout waits
+        stack.schedule()
+        stack.wait(lambda: codes_paged(stack, PEERS[1]), timeout=10)
+        assert sum(codes_paged(stack, PEERS[0]).values()) == 1
+    finally:
+        engine.dispose()
+        stack.close()
+
+
 def test_twilio_errors_are_retried_with_backoff_until_the_page_goes_out(
     tmp_path: Path, database_url: str
 ) -> None:

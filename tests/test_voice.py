@@ -659,10 +659,11 @@ def test_a_page_call_after_someone_else_accepted_says_who_has_it(
 @pytest.fixture
 def forgetting_app(database_url: str, transport: RecordingTransport) -> Iterator[Any]:
     """Return an app that deletes Twilio's records of a request's messages and calls after the purge."""
+    import service
     from webhooks import create_app
 
     config = make_config(database_url, privacy={"delete_provider_records": True})
-    application = create_app(config, transport=transport, background=False)
+    application = create_app(service.build(config, transport=transport))
     with application.extensions["callout"].sessions() as session, session.begin():
         team = session.scalar(select(Team).where(Team.slug == "odessa"))
         make_member(session, team, "Rivera")

@@ -35,7 +35,7 @@ def fake() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def live(database_url: str, fake: FakeTwilio) -> Iterator[Any]:
     """Run the real app (sender and scheduler threads) with 3-second pages and calls after 1 second."""
-    from webhooks import create_app
+    import service
 
     escalation = {
         "ack_timeout": "3s",
@@ -50,7 +50,7 @@ def live(database_url: str, fake: FakeTwilio) -> Iterator[Any]:
         twilio={"api_base_url": fake.base_url},
         server={"tick": "0.2s"},
     )
-    app = create_app(config, background=True)
+    app = service.wsgi_app(config)
     yield app
     app.extensions["callout"].close()
 

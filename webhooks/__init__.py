@@ -2,65 +2,39 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
-from flask import Flask
+from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter
 
-from callout.config import Config, ConfigError, load_config
-from callout.roster import RosterError
-from callout.runtime import Runtime, build_runtime
-from callout.sender import Clock, utcnow
-from callout.transport import Transport
+from callout.runtime import Runtime
 from webhooks import api, errors, health, sms, voice
 
-log = logging.getLogger(__name__)
 
+def create_app(runtime: Runtime | None = None) -> Flask:
+    """Build the app on a runtime the service assembled: register the blueprints and error answers, no more.
 
-def create_app(
-    config: Config | None = None,
-    *,
-    transport: Transport | None = None,
-    background: bool = True,
-    clock: Clock = utcnow,
-) -> Flask:
-    """Build the app; with background, also start the sender and (if configured) the scheduler."""
-    if config is None:
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            sys.exit(f"callout: configuration error: {exc}")
-    if transport is None:
-        from transport import make_transport
+    Without a runtime (gunicorn's `webhooks:create_app()`), assemble and start the whole service from the
+    configuration first: `service.wsgi_app`.
+    """
+    if runtime is None:
+        import service  # the composition builds this app: only the call without a runtime goes up to it
 
-        transport = make_transport(config)
-    try:
-        rt = build_runtime(config, transport, clock)
-    except RosterError as exc:
-        sys.exit(f"callout: roster error, nothing imported:\n{exc}")
+        return service.wsgi_app()
     app = Flask(__name__)
     app.url_map.converters["id"] = DatabaseId
-    app.config["MAX_CONTENT_LENGTH"] = config.server.max_body
-    app.extensions["callout"] = rt
-    for blueprint in (sms.bp, voice.bp, api.bp, health.bp):
+    app.config["MAX_CONTENT_LENGTH"] = runtime.config.server.max_body
+    app.extensions["callout"] = runtime
+    for blueprint in blueprints():
         app.register_blueprint(blueprint)
     errors.register(app)
-    if background:
-        start_background(rt)
     return app
+
+
+def blueprints() -> tuple[Blueprint, ...]:
+    """Return every part of the web app: each surface is one blueprint, and a new one joins here."""
+    return (sms.bp, voice.bp, api.bp, health.bp)
 
 
 class DatabaseId(IntegerConverter):
     """An integer id as a URL part that a 32-bit database integer holds (a longer one is 404)."""
 
     regex = r"\d{1,9}"
-
-
-def start_background(rt: Runtime) -> None:
-    """Start the sender, and the scheduler unless [server] scheduler = false."""
-    rt.sender.start()
-    if rt.config.server.scheduler:
-        from schedules import start_scheduler
-
-        rt.scheduler = start_scheduler(rt)
