@@ -254,18 +254,24 @@ def _away(session: Session, env: Env, now: datetime, member: Member, command: co
             return messages.away_usage()
         if length <= timedelta(0) or length > MAX_AWAY:
             return messages.away_usage()
-        member.away_until = now + length
+        member.away_until, member.away_since = now + length, _away_since(member, now)
         log.info("%s is away until %s", member.name, member.away_until.isoformat())
         return messages.away(messages.local_date(member.away_until, member.team.timezone))
-    member.away_until = FOREVER
+    member.away_until, member.away_since = FOREVER, _away_since(member, now)
     log.info("%s is away until BACK", member.name)
     return messages.away(None)
+
+
+def _away_since(member: Member, now: datetime) -> datetime:
+    """Return when the member's AWAY began: an AWAY texted while away lengthens the one running."""
+    running = member.away_until is not None and member.away_until > now
+    return member.away_since if running and member.away_since is not None else now
 
 
 def _back(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     if member.role != "peer":
         return messages.peers_only()
-    member.away_until = None
+    member.away_until = member.away_since = None
     log.info("%s is back", member.name)
     return messages.back()
 

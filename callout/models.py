@@ -90,6 +90,8 @@ class Member(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     away_until: Mapped[datetime | None] = mapped_column(default=None)
+    # When the AWAY running now was texted (its start, shown on the calendar); None when not away.
+    away_since: Mapped[datetime | None] = mapped_column(default=None)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
     team: Mapped[Team] = relationship(back_populates="members", foreign_keys=[team_id])
@@ -106,6 +108,10 @@ class Override(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     created_at: Mapped[datetime]
+    # The COVER request this override came from, when a peer took one (None: the director's own).
+    cover_id: Mapped[int | None] = mapped_column(
+        ForeignKey("requests.id", name="fk_overrides_cover_id"), default=None
+    )
 
     member: Mapped[Member] = relationship()
 

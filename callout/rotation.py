@@ -142,7 +142,7 @@ def ensure_anchor(session: Session, team: Team, now: datetime) -> None:
         team.anchor_member_id = peers[0].id
 
 
-def _anchor_index(session: Session, team: Team, peers: Sequence[Member]) -> int:
+def anchor_index(session: Session, team: Team, peers: Sequence[Member]) -> int:
     """Return the index in peers of the anchor member, or of the peer that took its place."""
     for index, peer in enumerate(peers):
         if peer.id == team.anchor_member_id:
@@ -161,7 +161,7 @@ def rotation_at(session: Session, team: Team, at: datetime) -> list[Member]:
     if not peers or team.anchor_shift is None:
         return peers
     shifts = (shift_of(team, at) - team.anchor_shift).days
-    first = (_anchor_index(session, team, peers) + shifts) % len(peers)
+    first = (anchor_index(session, team, peers) + shifts) % len(peers)
     return peers[first:] + peers[:first]
 
 

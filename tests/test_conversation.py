@@ -177,6 +177,30 @@ def test_away_skips_a_peer_until_back(
     assert len(transport.to(team["rivera"].phone)) == 1
 
 
+def test_away_records_when_it_began_for_the_calendar_and_back_forgets_it(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    def away_window() -> tuple[Any, Any]:
+        with rt.sessions() as session:
+            member = session.get(Member, team["rivera"].id)
+            return member.away_since, member.away_until
+
+    text(twilio, team["rivera"].phone, "AWAY 2d")
+    assert away_window() == (clock.now, clock.now + timedelta(days=2))
+    started = clock.now
+    clock.advance(hours=3)
+    text(twilio, team["rivera"].phone, "AWAY")  # a longer AWAY while away: the same one, begun earlier
+    assert away_window()[0] == started
+    text(twilio, team["rivera"].phone, "BACK")
+    assert away_window() == (None, None)
+    text(twilio, team["rivera"].phone, "AWAY 1h")
+    clock.advance(hours=2)
+    text(twilio, team["rivera"].phone, "AWAY 1h")  # the first one is over: this one begins now
+    assert away_window() == (clock.now, clock.now + timedelta(hours=1))
+    text(twilio, team["rivera"].phone, "BACK")
+    assert away_window() == (None, None)
+
+
 def test_who_names_the_people_on_call(
     rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
