@@ -7,13 +7,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callout.commands import CODE_ALPHABET, looks_like_code
+from callout.crypto import InvalidKey, check_key
 from callout.phones import InvalidPhone, to_e164
 
 DEFAULT_CONTENT_AREAS = (
@@ -304,8 +305,6 @@ def _privacy(data: Mapping[str, Any], env: Mapping[str, str], twilio: TwilioConf
     t = _Table(data, "privacy", {"data_key", "purge_after", "close_after", "delete_provider_records"})
     data_key = _secret(t, "data_key", env, "CALLOUT_DATA_KEY")
     if data_key:
-        from callout.crypto import InvalidKey, check_key
-
         try:
             check_key(data_key)
         except InvalidKey as exc:
@@ -521,6 +520,4 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
 
 
 def _replace_server(config: Config, **changes: Any) -> Config:
-    from dataclasses import replace
-
     return replace(config, server=replace(config.server, **changes))

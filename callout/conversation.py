@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import commands, escalation, messages, privacy, rotation
+from callout import commands, debrief, escalation, messages, privacy, requests, rotation
 from callout.config import ConfigError, parse_duration
 from callout.crypto import sid_hash
 from callout.db import insert_new
@@ -98,7 +98,7 @@ def _answer(
         if commands.is_opt_in_only(body):
             return Reply()
     if commands.is_privacy(body):
-        return Reply(messages.privacy_statement(escalation.minutes(env.config.privacy.purge_after)))
+        return Reply(messages.privacy_statement(requests.minutes(env.config.privacy.purge_after)))
     if member is None:
         if not requester_allowed():
             log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
@@ -109,13 +109,13 @@ def _answer(
 
 def _from_requester(session: Session, env: Env, now: datetime, team: Team, sender: str, body: str) -> Reply:
     """Open a support request, or pass the sender's words on to the peer who has it."""
-    request = escalation.live_request_of(session, env, team, sender)
+    request = requests.live_request_of(session, env, team, sender)
     if request is None:
         try:
             opened = escalation.open_request(
                 session, env, now, team, kind="support", channel="sms", contact=sender
             )
-        except escalation.AlreadyOpen as race:
+        except requests.AlreadyOpen as race:
             return _follow_up(race.request, body)
         return Reply(messages.requester_ack(team.name), request_id=opened.id)
     return _follow_up(request, body)
@@ -137,8 +137,8 @@ def _from_member(session: Session, env: Env, now: datetime, member: Member, body
     command = commands.parse(body)
     handler = _HANDLERS.get(command.name)
     answer_without_code = command.name in ("accept", "decline") and command.code is None
-    if handler is None or (answer_without_code and not escalation.live_pages_for(session, member)):
-        own = escalation.live_request_of(session, env, member.team, member.phone)
+    if handler is None or (answer_without_code and not requests.live_pages_for(session, member)):
+        own = requests.live_request_of(session, env, member.team, member.phone)
         if own is not None:  # a member who asked for support themselves keeps talking to their peer
             return _follow_up(own, body)  # ("No worries, I'm OK now" is words, not a pass)
     if handler is None:
@@ -149,11 +149,11 @@ def _from_member(session: Session, env: Env, now: datetime, member: Member, body
 def _pick(session: Session, member: Member, command: commands.Command, word: str) -> Request | str:
     """Find the request a 1/2 answers: by code, or the only one open for the member; else a question."""
     if command.code:
-        request = escalation.find_by_code(session, member.team, command.code)
-        if request is None or not escalation.can_answer(member, request):
+        request = requests.find_by_code(session, member.team, command.code)
+        if request is None or not requests.can_answer(member, request):
             return messages.unknown_code(command.code)
         return request
-    live = escalation.live_pages_for(session, member)
+    live = requests.live_pages_for(session, member)
     if len(live) == 1:
         return live[0]
     if len(live) > 1:
@@ -161,7 +161,7 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
     recent = session.scalar(
         select(Request)
         .join(Page, Page.request_id == Request.id)
-        .where(Page.member_id == member.id, Request.status.in_(escalation.LIVE))
+        .where(Page.member_id == member.id, Request.status.in_(requests.LIVE))
         .order_by(Page.paged_at.desc())
         .limit(1)
     )
@@ -187,7 +187,7 @@ def _decline(session: Session, env: Env, now: datetime, member: Member, command:
 def _held(session: Session, member: Member, command: commands.Command) -> Request | str:
     """Find the request a DONE/RELEASE is about: by code, or the only one the member holds."""
     if command.code:
-        request = escalation.find_by_code(session, member.team, command.code)
+        request = requests.find_by_code(session, member.team, command.code)
         if request is None:
             return messages.unknown_code(command.code)
         return request
@@ -206,10 +206,8 @@ def _done(session: Session, env: Env, now: datetime, member: Member, command: co
     if isinstance(request, str):
         return request
     if request.kind == "debrief":
-        from callout import debrief
-
         return debrief.finish(session, env, now, member, request)
-    escalation.lock(session, request)  # a RELEASE or the unspecified close may be under way elsewhere
+    requests.lock(session, request)  # a RELEASE or the unspecified close may be under way elsewhere
     if request.accepted_by_id != member.id or request.status != "accepted":
         return messages.not_yours(request.code)
     areas = env.team(member.team).content_areas
@@ -223,7 +221,7 @@ def _done(session: Session, env: Env, now: datetime, member: Member, command: co
             return messages.one_area(areas)
         else:
             area = word
-    escalation.close(session, env, now, request, area=area, overtime=overtime)
+    requests.close(session, env, now, request, area=area, overtime=overtime)
     return messages.closed(request.code, area, overtime)
 
 
@@ -277,13 +275,13 @@ def _back(session: Session, env: Env, now: datetime, member: Member, command: co
 
 
 def _talk(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
-    if escalation.live_request_of(session, env, member.team, member.phone) is not None:
+    if requests.live_request_of(session, env, member.team, member.phone) is not None:
         return messages.requester_waiting()
     try:
         escalation.open_request(
             session, env, now, member.team, kind="support", channel="sms", contact=member.phone
         )
-    except escalation.AlreadyOpen:
+    except requests.AlreadyOpen:
         return messages.requester_waiting()
     return messages.talk_ack()
 
@@ -295,8 +293,6 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
         return messages.page_needs_note(command.name.upper())
     kind = "dispatch" if command.name == "page" else "debrief"
     if kind == "debrief" and command.skill:
-        from callout import debrief
-
         problem = debrief.check_skill(session, member.team, command.skill)
         if problem:
             return problem

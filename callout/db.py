@@ -10,6 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -64,8 +65,6 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def insert_new(session: Session, model: type[Any], **values: Any) -> bool:
     """Insert a row unless one with its key exists; tell whether it was inserted (one statement)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement: Any = dialect.insert(model).values(**values).on_conflict_do_nothing()
     # RETURNING the key says whether the row went in; drivers' rowcount for this statement varies.

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from callout import escalation, messages, rotation
+from callout import messages, requests, rotation
 from callout.config import DebriefConfig
 from callout.env import Env
 from callout.models import Member, Page, Request, Team
@@ -104,7 +104,7 @@ def _candidates(session: Session, env: Env, now: datetime, request: Request, sta
 
 def _page(session: Session, env: Env, now: datetime, request: Request, member: Member) -> None:
     """Page one member for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
-    escalation.page_member(
+    requests.page_member(
         session, env, now, request, member, "debrief", _settings(env, request).window, call=False
     )
 
@@ -124,7 +124,7 @@ def _claim_stage(session: Session, request: Request, expected: int) -> bool:
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    escalation.lock(session, request)  # whom the stage skips: every page and answer committed so far
+    requests.lock(session, request)  # whom the stage skips: every page and answer committed so far
     return True
 
 
@@ -181,7 +181,7 @@ def start(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page everyone of the first stage at once (widening at once if too few), and tell the director."""
     _page_stages(session, env, now, request)
     by = request.initiator.name if request.initiator is not None else "dispatch (API)"
-    note = escalation.note_of(env, request) or "no note"
+    note = requests.note_of(env, request) or "no note"
     text = messages.debrief_started(request.code, by, request.skill, len(request.pages), note)
     for director in _directors(session, request):
         notify(session, env, now, director, text, request)
@@ -195,7 +195,7 @@ def respond(session: Session, env: Env, now: datetime, member: Member, request: 
     if member.id == request.initiator_id:
         return messages.debrief_own(request.code)
     # A tally, widen or close of this debrief by another process waits for this answer, or this for it.
-    escalation.lock(session, request)
+    requests.lock(session, request)
     if request.status != "open":
         return messages.debrief_over(request.code)
     mine = [p for p in request.pages if p.member_id == member.id]
@@ -213,8 +213,8 @@ def respond(session: Session, env: Env, now: datetime, member: Member, request: 
         session.execute(update(Request).where(Request.id == request.id).values(tally_dirty=True))
         log.info("debrief %s: %s %s", request.code, member.name, "responding" if yes else "unable")
     if yes:
-        contact = escalation.contact_of(env, request)
-        return messages.debrief_yes(request.code, escalation.note_of(env, request), contact)
+        contact = requests.contact_of(env, request)
+        return messages.debrief_yes(request.code, requests.note_of(env, request), contact)
     return messages.debrief_no(request.code)
 
 
@@ -244,8 +244,8 @@ def _close(session: Session, env: Env, now: datetime, request: Request, reason: 
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    escalation.lock(session, request)  # close the pages still pending now, and end on a tally of every answer
-    escalation.close(session, env, now, request, area=None, overtime=False, reason=reason)
+    requests.lock(session, request)  # close the pages still pending now, and end on a tally of every answer
+    requests.close(session, env, now, request, area=None, overtime=False, reason=reason)
     request.tally_dirty = False
     request.tally_sent_at = now
     return True
@@ -326,7 +326,7 @@ def _send_tally(session: Session, env: Env, now: datetime, request: Request, eve
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return
     # Count after the claim: it waited for any answer being made, so its mark cannot be cleared uncounted.
-    escalation.lock(session, request)
+    requests.lock(session, request)
     _tell(session, env, now, request, tally_text(request), director=False)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import debrief, escalation, rotation
+from callout import debrief, escalation, requests, rotation
 from callout.commands import looks_like_code
 from callout.config import Config, TeamConfig
 from callout.env import Env
@@ -123,7 +123,7 @@ def find_page(session: Session, team: Team, code: str) -> Request | None:
             Request.code == code.upper(),
             Request.kind.in_(tuple(KINDS.values())),
         )
-        .order_by(Request.status.in_(escalation.LIVE).desc(), Request.id.desc())
+        .order_by(Request.status.in_(requests.LIVE).desc(), Request.id.desc())
         .limit(1)
     )
 

@@ -2,62 +2,26 @@
 
 Every step is claimed with a conditional update on (request, step), so a timeout, a decline and a
 second process racing for the same request advance it exactly once. Everything else that changes a
-request or its pages first takes the request's row lock and rereads them (`lock`), so two processes
-acting on one request at once act one after the other, each on what the other left. The caller commits.
+request or its pages first takes the request's row lock (`requests.lock`). The caller commits.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callout import messages, rotation
-from callout.commands import CODE_ALPHABET, CODE_LENGTH
+from callout import debrief, messages, requests, rotation
 from callout.env import Env
 from callout.logsafe import described
 from callout.models import Member, Page, Request, Team
-from callout.outbox import enqueue_call, enqueue_sms, notify
+from callout.outbox import by_provider_sid, enqueue_call, notify
 
 log = logging.getLogger(__name__)
-
-LIVE = ("open", "accepted", "exhausted")
-
-
-class AlreadyOpen(Exception):
-    """The sender's support request was opened a moment ago by another text handled at the same time."""
-
-    def __init__(self, request: Request) -> None:
-        super().__init__(request.code)
-        self.request = request
-
-
-def minutes(delta: timedelta) -> str:
-    """Return a duration as people say it: "90s", "5 min", "2 h"."""
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
-
-
-def new_code(session: Session, team: Team) -> str:
-    """Return a short code unique among the team's live requests (one indexed look per try)."""
-    while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        taken = session.scalar(
-            select(Request.id)
-            .where(Request.team_id == team.id, Request.code == code, Request.status.in_(LIVE))
-            .limit(1)
-        )
-        if taken is None:
-            return code
 
 
 def open_request(
@@ -77,7 +41,7 @@ def open_request(
     vault = env.vault
     request = Request(
         team=team,
-        code=new_code(session, team),
+        code=requests.new_code(session, team),
         kind=kind,
         channel=channel,
         status="open",
@@ -97,69 +61,16 @@ def open_request(
             session.add(request)
             session.flush()
     except IntegrityError:
-        existing = live_request_of(session, env, team, contact or "")
+        existing = requests.live_request_of(session, env, team, contact or "")
         if existing is None:
             raise
-        raise AlreadyOpen(existing) from None
+        raise requests.AlreadyOpen(existing) from None
     log.info("request %s opened: %s via %s", request.code, kind, channel)
     if kind == "debrief":
-        from callout import debrief
-
         debrief.start(session, env, now, request)
     else:
         _page_step(session, env, now, request, *first)
     return request
-
-
-def live_request_of(
-    session: Session, env: Env, team: Team, number: str, statuses: Sequence[str] = ("open", "accepted")
-) -> Request | None:
-    """Return this number's newest support request in statuses (by default: still paged or handled)."""
-    return session.scalar(
-        select(Request)
-        .where(
-            Request.team_id == team.id,
-            Request.contact_key == env.vault.lookup_key(number),
-            Request.status.in_(statuses),
-        )
-        .order_by(Request.id.desc())
-        .limit(1)
-    )
-
-
-def lock(session: Session, request: Request) -> None:
-    """Take the request's row lock until the transaction ends, and reread the request and its pages.
-
-    Another process may have changed them since they were loaded: a decline, an acceptance or a step
-    decided on stale page states would overwrite what that process recorded. On SQLite, where every
-    write transaction runs alone (BEGIN IMMEDIATE), the lock is the transaction's own.
-    """
-    session.scalars(
-        select(Request)
-        .where(Request.id == request.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    session.scalars(
-        select(Page).where(Page.request_id == request.id).execution_options(populate_existing=True)
-    ).all()
-
-
-def contact_of(env: Env, request: Request) -> str | None:
-    """Return the decrypted contact number of a request, or None once purged."""
-    return env.vault.decrypt(request.contact_enc) if request.contact_enc else None
-
-
-def tell_requester(session: Session, env: Env, now: datetime, request: Request, text: str) -> None:
-    """Text the person who asked for support (never dispatch callbacks), if their number is still kept."""
-    contact = contact_of(env, request)
-    if contact and request.kind == "support":
-        enqueue_sms(session, env, now, request.team, contact, text, purpose="requester", request=request)
-
-
-def note_of(env: Env, request: Request) -> str | None:
-    """Return the decrypted dispatcher's note of a request."""
-    return env.vault.decrypt(request.note_enc) if request.note_enc else None
 
 
 def _excluded(env: Env, request: Request, members: Sequence[Member]) -> set[int]:
@@ -199,40 +110,6 @@ def next_targets(
     return [], "", timedelta(0)
 
 
-def page_member(
-    session: Session,
-    env: Env,
-    now: datetime,
-    request: Request,
-    member: Member,
-    tier: str,
-    timeout: timedelta,
-    call: bool = True,
-) -> Page:
-    """Page one member for the request's current step by SMS (and, with call, later by phone)."""
-    call_after = env.team(request.team).escalation.call_after
-    page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now, state="pending")
-    if call and timedelta(0) < call_after < timeout:
-        page.call_at = now + call_after
-    session.add(page)
-    session.flush()
-    body = messages.page(request.code, request.kind, minutes(timeout))
-    enqueue_sms(
-        session,
-        env,
-        now,
-        request.team,
-        member.phone,
-        body,
-        purpose="page",
-        request=request,
-        page=page,
-        validity=timeout,
-    )
-    log.info("request %s step %d: paging %s (%s)", request.code, request.step, member.name, tier)
-    return page
-
-
 def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:
     """Move the request from expected_step to the next step; False if another caller already did."""
     claimed = session.execute(
@@ -243,7 +120,7 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    lock(session, request)  # the claim holds the row; reread the pages others may have answered meanwhile
+    requests.lock(session, request)  # the claim holds the row: reread what others answered meanwhile
     for page in request.pages:
         if page.state == "pending":
             page.state = "timeout"
@@ -265,7 +142,7 @@ def _page_step(
         exhaust(session, env, now, request)
         return
     for member in targets:
-        page_member(session, env, now, request, member, tier, timeout)
+        requests.page_member(session, env, now, request, member, tier, timeout)
     request.step_deadline = now + timeout
 
 
@@ -281,7 +158,7 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
     request.purge_at = now + env.config.privacy.purge_after
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
     directors = rotation.fallback_members(session, request.team, "director")
-    tell_requester(session, env, now, request, messages.requester_exhausted(bool(directors)))
+    requests.tell_requester(session, env, now, request, messages.requester_exhausted(bool(directors)))
     alert = messages.exhausted_alert(request.code, request.kind, len(request.pages))
     for director in directors:
         notify(session, env, now, director, alert, request)
@@ -309,20 +186,13 @@ def advance_if_step_done(session: Session, env: Env, now: datetime, request: Req
         advance(session, env, now, request, expected_step=request.step)
 
 
-def can_answer(member: Member, request: Request) -> bool:
-    """Tell whether member may accept or decline: they were paged for it, or they direct the program."""
-    return member.role == "director" or any(p.member_id == member.id for p in request.pages)
-
-
 def accept(
     session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
 ) -> str:
     """Accept for member if nobody has yet; return what to tell them."""
     if request.kind == "debrief":
-        from callout import debrief
-
         return debrief.respond(session, env, now, member, request, yes=True)
-    lock(session, request)
+    requests.lock(session, request)
     if request.status == "closed":
         return messages.already_closed(request.code)
     if request.accepted_by_id == member.id:
@@ -364,7 +234,7 @@ def accept(
             page.state = "stood_down"
             stood_down.add(page.member_id)
             notify(session, env, now, page.member, messages.stand_down(request.code, member.name), request)
-    tell_requester(session, env, now, request, messages.requester_accepted())
+    requests.tell_requester(session, env, now, request, messages.requester_accepted())
     if request.initiator is not None and request.initiator.id != member.id:
         notify(
             session,
@@ -380,8 +250,10 @@ def accept(
 def _accepted_text(env: Env, request: Request) -> str:
     """Return what the accepting member needs: the number to call (and the dispatcher's note)."""
     if request.kind == "dispatch":
-        return messages.accepted_dispatch(request.code, note_of(env, request), contact_of(env, request))
-    return messages.accepted_support(request.code, contact_of(env, request))
+        return messages.accepted_dispatch(
+            request.code, requests.note_of(env, request), requests.contact_of(env, request)
+        )
+    return messages.accepted_support(request.code, requests.contact_of(env, request))
 
 
 def decline(
@@ -389,10 +261,8 @@ def decline(
 ) -> str:
     """Record a pass and page the next person at once; return what to tell the member."""
     if request.kind == "debrief":
-        from callout import debrief
-
         return debrief.respond(session, env, now, member, request, yes=False)
-    lock(session, request)
+    requests.lock(session, request)
     mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
     if not mine:
         return messages.no_open_page()
@@ -406,7 +276,7 @@ def decline(
 
 def delivery_failed(session: Session, env: Env, now: datetime, page: Page, status: str) -> None:
     """Treat an undeliverable page as no answer: the next person is paged at once."""
-    lock(session, page.request)
+    requests.lock(session, page.request)
     page.delivery_status = status
     if page.state != "pending":
         return
@@ -417,7 +287,7 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
 
 def release(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
     """Hand an accepted request back; paging resumes with the next person."""
-    lock(session, request)
+    requests.lock(session, request)
     if request.accepted_by_id != member.id or request.status != "accepted":
         return messages.not_yours(request.code)
     request.status = "open"
@@ -436,30 +306,6 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
         alerted = any(director.id != member.id for director in directors)
         return messages.released_nobody_left(request.code, alerted)
     return messages.released(request.code)
-
-
-def close(
-    session: Session,
-    env: Env,
-    now: datetime,
-    request: Request,
-    *,
-    area: str | None,
-    overtime: bool,
-    reason: str = "done",
-) -> None:
-    """Close a request with its content area; its contact details are erased purge_after later."""
-    request.status = "closed"
-    request.closed_at = now
-    request.closed_reason = reason
-    request.content_area = area
-    request.overtime = overtime
-    request.step_deadline = None
-    request.purge_at = now + env.config.privacy.purge_after
-    for page in request.pages:
-        if page.state == "pending":
-            page.state = "closed"
-    log.info("request %s closed (%s)", request.code, reason)
 
 
 def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
@@ -500,7 +346,7 @@ def _orphaned(session: Session, env: Env, now: datetime, request: Request, step:
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount == 1:  # type: ignore[attr-defined]
-        lock(session, request)
+        requests.lock(session, request)
         log.error("request %s: team %s is no longer configured; ending it", request.code, request.team.slug)
         exhaust(session, env, now, request)
 
@@ -530,77 +376,8 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
     return placed
 
 
-def run_reminders(session: Session, env: Env, now: datetime) -> int:
-    """Remind accepting members of requests left open; close those left far too long as unspecified.
-
-    Each request is locked and looked at again first, so with several processes a reminder goes out
-    once and a peer's DONE at the same moment is never overwritten by "unspecified".
-    """
-    close_after = env.config.privacy.close_after
-    # Only what may be due: accepted at least the shortest reminder_after ago (every one is shorter than
-    # close_after), and not reminded yet or left past close_after.
-    soonest = min((t.escalation.reminder_after for t in env.config.teams), default=close_after)
-    due = session.scalars(
-        select(Request.id)
-        .where(
-            Request.status == "accepted",
-            Request.accepted_at <= now - soonest,
-            or_(Request.reminded_at.is_(None), Request.accepted_at <= now - close_after),
-        )
-        .order_by(Request.id)
-    ).all()
-    count = 0
-    for request_id in due:
-        request = session.get(Request, request_id)
-        assert request is not None
-        lock(session, request)
-        if request.status != "accepted" or request.accepted_at is None or request.accepted_by is None:
-            continue  # closed or released meanwhile
-        if now - request.accepted_at >= close_after:
-            close(session, env, now, request, area=None, overtime=False, reason="unspecified")
-            count += 1
-            continue
-        team_config = env.configured(request.team)
-        remind_after = team_config.escalation.reminder_after if team_config else close_after
-        if request.reminded_at is None and now - request.accepted_at >= remind_after:
-            request.reminded_at = now
-            notify(session, env, now, request.accepted_by, messages.reminder(request.code), request)
-            count += 1
-    return count
-
-
-def live_pages_for(session: Session, member: Member) -> list[Request]:
-    """Return the requests member may answer now: pending or timed-out pages of live requests."""
-    return list(
-        session.scalars(
-            select(Request)
-            .join(Page, Page.request_id == Request.id)
-            .where(
-                Page.member_id == member.id,
-                Page.state.in_(("pending", "timeout")),
-                Request.status.in_(("open", "exhausted")),
-                Request.team_id == member.team_id,
-            )
-            .distinct()
-            .order_by(Request.id)
-        ).all()
-    )
-
-
-def find_by_code(session: Session, team: Team, code: str) -> Request | None:
-    """Return the team's live (or most recent) request with this code."""
-    return session.scalar(
-        select(Request)
-        .where(Request.team_id == team.id, Request.code == code.upper())
-        .order_by(Request.status.in_(LIVE).desc(), Request.id.desc())
-        .limit(1)
-    )
-
-
 def record_status(session: Session, env: Env, now: datetime, sid: str, status: str) -> bool:
     """Record a provider status callback (a failed page counts as no answer); False if the sid is unknown."""
-    from callout.outbox import by_provider_sid
-
     status = status[:20]  # Twilio's statuses are short words; a longer one is not Twilio's and fits anyway
     row = by_provider_sid(session, sid)
     if row is None:

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from callout import debrief, escalation, messages, privacy, rotation, voice
+from callout import debrief, escalation, messages, privacy, requests, rotation, voice
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, JobRun, Outbox, Page, Request, Team, VoiceHunt
@@ -34,6 +34,45 @@ def tick(session: Session, env: Env, now: datetime) -> None:
     """Fire due escalation steps, calls and debrief deadlines in one transaction (tests)."""
     for job in TICK_JOBS:
         job(session, env, now)
+
+
+def run_reminders(session: Session, env: Env, now: datetime) -> int:
+    """Remind accepting members of requests left open; close those left far too long as unspecified.
+
+    Each request is locked and looked at again first, so with several processes a reminder goes out
+    once and a peer's DONE at the same moment is never overwritten by "unspecified".
+    """
+    close_after = env.config.privacy.close_after
+    # Only what may be due: accepted at least the shortest reminder_after ago (every one is shorter than
+    # close_after), and not reminded yet or left past close_after.
+    soonest = min((t.escalation.reminder_after for t in env.config.teams), default=close_after)
+    due = session.scalars(
+        select(Request.id)
+        .where(
+            Request.status == "accepted",
+            Request.accepted_at <= now - soonest,
+            or_(Request.reminded_at.is_(None), Request.accepted_at <= now - close_after),
+        )
+        .order_by(Request.id)
+    ).all()
+    count = 0
+    for request_id in due:
+        request = session.get(Request, request_id)
+        assert request is not None
+        requests.lock(session, request)
+        if request.status != "accepted" or request.accepted_at is None or request.accepted_by is None:
+            continue  # closed or released meanwhile
+        if now - request.accepted_at >= close_after:
+            requests.close(session, env, now, request, area=None, overtime=False, reason="unspecified")
+            count += 1
+            continue
+        team_config = env.configured(request.team)
+        remind_after = team_config.escalation.reminder_after if team_config else close_after
+        if request.reminded_at is None and now - request.accepted_at >= remind_after:
+            request.reminded_at = now
+            notify(session, env, now, request.accepted_by, messages.reminder(request.code), request)
+            count += 1
+    return count
 
 
 def handoff_notices(session: Session, env: Env, now: datetime) -> int:
@@ -155,7 +194,7 @@ def stale_calls(session: Session, env: Env, now: datetime) -> int:
 
 # The slower periodic work besides the purge, each part in a transaction of its own (`schedules.slow`):
 # one that fails must not hold up the others, least of all the purge, which runs after them.
-SLOW_JOBS = (escalation.run_reminders, handoff_notices, coverage_warnings, stale_calls)
+SLOW_JOBS = (run_reminders, handoff_notices, coverage_warnings, stale_calls)
 
 
 def housekeeping(session: Session, env: Env, now: datetime) -> int:

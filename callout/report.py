@@ -403,10 +403,3 @@ def render_json(report: Report) -> str:
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def render_html(report: Report) -> str:
-    """Render the report as one self-contained, printable HTML page with inline SVG charts."""
-    from callout.report_html import render_html as render
-
-    return render(report)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callout import escalation, messages, outbox, privacy
+from callout import escalation, messages, outbox, privacy, requests
 from callout.conversation import opt_out
 from callout.db import transaction
 from callout.env import Env
@@ -131,9 +131,7 @@ class Sender:
             with transaction(self.sessions) as session:
                 request = session.get(Request, request_id)
                 if request is not None:
-                    escalation.tell_requester(
-                        session, self.env, self.clock(), request, messages.relay_failed()
-                    )
+                    requests.tell_requester(session, self.env, self.clock(), request, messages.relay_failed())
         except Exception as exc:
             log.error(
                 "sender: could not tell request id %s of a failed relay: %s", request_id, type(exc).__name__

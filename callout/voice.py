@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callout import escalation, messages, privacy, rotation
+from callout import escalation, messages, privacy, requests, rotation
 from callout.crypto import sid_hash
 from callout.env import Env
 from callout.models import Member, Page, Request, Team, VoiceHunt
@@ -216,7 +216,7 @@ def _take_over(
     session: Session, env: Env, now: datetime, team: Team, member: Member, caller: str
 ) -> Request | None:
     """Accept the caller's live request for member; None when it is someone else's (or there is none)."""
-    request = escalation.live_request_of(session, env, team, caller, escalation.LIVE)  # exhausted too
+    request = requests.live_request_of(session, env, team, caller, requests.LIVE)  # exhausted too
     if request is None or request.accepted_by_id not in (None, member.id):
         return None
     if request.accepted_by_id is None:
@@ -246,7 +246,7 @@ def _accepted_request(
     team = hunt.team
     request = Request(
         team=team,
-        code=escalation.new_code(session, team),
+        code=requests.new_code(session, team),
         kind="support",
         channel="voice",
         status="accepted",
@@ -268,17 +268,17 @@ def _unanswered(session: Session, env: Env, now: datetime, hunt: VoiceHunt, call
     caller = env.vault.decrypt(hunt.caller_enc) if hunt.caller_enc else None
     team = hunt.team
     if caller:
-        request = escalation.live_request_of(session, env, team, caller)
+        request = requests.live_request_of(session, env, team, caller)
         if request is None:
             try:
                 request = escalation.open_request(
                     session, env, now, team, kind="support", channel="voice", contact=caller
                 )
-            except escalation.AlreadyOpen as race:
+            except requests.AlreadyOpen as race:
                 request = race.request
             else:
                 if request.status == "open":
-                    escalation.tell_requester(session, env, now, request, messages.requester_ack(team.name))
+                    requests.tell_requester(session, env, now, request, messages.requester_ack(team.name))
         hunt.status = "callback"
     else:
         request = _missed(session, env, now, hunt)
@@ -292,7 +292,7 @@ def _missed(session: Session, env: Env, now: datetime, hunt: VoiceHunt) -> Reque
     """Record a withheld call nobody took, for the statistics only: nobody can call it back."""
     request = Request(
         team=hunt.team,
-        code=escalation.new_code(session, hunt.team),
+        code=requests.new_code(session, hunt.team),
         kind="support",
         channel="voice",
         status="closed",

@@ -9,8 +9,17 @@ import click
 
 from callout.config import ConfigError
 from callout.db import transaction
-from callout.report import build_report, render_csv, render_html, render_json, render_text
+from callout.report import Report, build_report, render_csv, render_json, render_text
 from cli import YEARS, Context, cli, fail, pass_context
+
+
+def render_html(report: Report) -> str:
+    """Render the report as one printable HTML page with charts (callout.report_html)."""
+    # Imported here, not above: matplotlib takes about half a second to load, and only this format needs it.
+    from callout.report_html import render_html as render
+
+    return render(report)
+
 
 RENDERERS = {"text": render_text, "csv": render_csv, "json": render_json, "html": render_html}
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import escalation, housekeeping
+from callout import escalation, housekeeping, requests
 from callout.env import Env
 from callout.models import Member, ProviderRecord, Request, Team
 from tests.conftest import (
@@ -110,9 +110,7 @@ def test_two_passes_at_once_in_one_step_page_the_next_person_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     open_request_at_the_psychologists(rt, clock)
-    at_once(
-        rt, monkeypatch, escalation, "lock", decline_as(roster["patel"].id), decline_as(roster["ames"].id)
-    )
+    at_once(rt, monkeypatch, requests, "lock", decline_as(roster["patel"].id), decline_as(roster["ames"].id))
     send(rt)
     [request] = the_request(rt)
     states = {(p.member.name, p.state) for p in request.pages}
@@ -136,7 +134,7 @@ def test_two_processes_send_one_reminder(
 
     rt.run(accepted)
     clock.advance(hours=2, seconds=1)
-    at_once(rt, monkeypatch, escalation, "lock", escalation.run_reminders, escalation.run_reminders)
+    at_once(rt, monkeypatch, requests, "lock", housekeeping.run_reminders, housekeeping.run_reminders)
     send(rt)
     assert len([b for b in transport.to(roster["rivera"].phone) if b.startswith("Reminder")]) == 1
 

@@ -111,7 +111,7 @@ def test_a_request_of_a_team_removed_from_the_config_ends_with_the_crisis_lines(
     clock.advance(minutes=5, seconds=1)
     with rt.sessions() as session, session.begin():
         escalation.run_due_steps(session, without_odessa, clock.now)
-        escalation.run_reminders(session, without_odessa, clock.now)  # nor do reminders trip over it
+        housekeeping.run_reminders(session, without_odessa, clock.now)  # nor do reminders trip over it
     send(rt)
     [request] = all_requests(rt)
     assert request.status == "exhausted"

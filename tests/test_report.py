@@ -23,10 +23,10 @@ from callout.report import (
     build_report,
     format_duration,
     render_csv,
-    render_html,
     render_json,
     render_text,
 )
+from callout.report_html import render_html
 from callout.teams import UnknownTeam, sync_teams
 from cli import cli
 from tests.conftest import make_member

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
 
+import yaml
 from flask import Blueprint, Response, abort, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
@@ -103,8 +104,6 @@ def get_oncall() -> Response:
 @cache
 def openapi() -> dict[str, Any]:
     """Return the OpenAPI description of the API, read once from webhooks/openapi.yaml."""
-    import yaml  # only here: the rest of the API works without PyYAML
-
     text = resources.files("webhooks").joinpath("openapi.yaml").read_text(encoding="utf-8")
     spec: dict[str, Any] = yaml.safe_load(text)
     return spec

@@ -1,0 +1,200 @@
+"""A request's record: its code, finding it, locking it, its secrets, paging one member for it, closing it.
+
+What the step engine (`escalation`), debriefs, the conversation and the voice line share about a request.
+Everything that changes a request or its pages first takes the request's row lock and rereads them (`lock`),
+so two processes acting on one request at once act one after the other, each on what the other left. The
+caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callout import messages
+from callout.commands import CODE_ALPHABET, CODE_LENGTH
+from callout.env import Env
+from callout.models import Member, Page, Request, Team
+from callout.outbox import enqueue_sms
+
+log = logging.getLogger(__name__)
+
+LIVE = ("open", "accepted", "exhausted")
+
+
+class AlreadyOpen(Exception):
+    """The sender's support request was opened a moment ago by another text handled at the same time."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request.code)
+        self.request = request
+
+
+def minutes(delta: timedelta) -> str:
+    """Return a duration as people say it: "90s", "5 min", "2 h"."""
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def new_code(session: Session, team: Team) -> str:
+    """Return a short code unique among the team's live requests (one indexed look per try)."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        taken = session.scalar(
+            select(Request.id)
+            .where(Request.team_id == team.id, Request.code == code, Request.status.in_(LIVE))
+            .limit(1)
+        )
+        if taken is None:
+            return code
+
+
+def live_request_of(
+    session: Session, env: Env, team: Team, number: str, statuses: Sequence[str] = ("open", "accepted")
+) -> Request | None:
+    """Return this number's newest support request in statuses (by default: still paged or handled)."""
+    return session.scalar(
+        select(Request)
+        .where(
+            Request.team_id == team.id,
+            Request.contact_key == env.vault.lookup_key(number),
+            Request.status.in_(statuses),
+        )
+        .order_by(Request.id.desc())
+        .limit(1)
+    )
+
+
+def find_by_code(session: Session, team: Team, code: str) -> Request | None:
+    """Return the team's live (or most recent) request with this code."""
+    return session.scalar(
+        select(Request)
+        .where(Request.team_id == team.id, Request.code == code.upper())
+        .order_by(Request.status.in_(LIVE).desc(), Request.id.desc())
+        .limit(1)
+    )
+
+
+def live_pages_for(session: Session, member: Member) -> list[Request]:
+    """Return the requests member may answer now: pending or timed-out pages of live requests."""
+    return list(
+        session.scalars(
+            select(Request)
+            .join(Page, Page.request_id == Request.id)
+            .where(
+                Page.member_id == member.id,
+                Page.state.in_(("pending", "timeout")),
+                Request.status.in_(("open", "exhausted")),
+                Request.team_id == member.team_id,
+            )
+            .distinct()
+            .order_by(Request.id)
+        ).all()
+    )
+
+
+def can_answer(member: Member, request: Request) -> bool:
+    """Tell whether member may accept or decline: they were paged for it, or they direct the program."""
+    return member.role == "director" or any(p.member_id == member.id for p in request.pages)
+
+
+def lock(session: Session, request: Request) -> None:
+    """Take the request's row lock until the transaction ends, and reread the request and its pages.
+
+    Another process may have changed them since they were loaded: a decline, an acceptance or a step
+    decided on stale page states would overwrite what that process recorded. On SQLite, where every
+    write transaction runs alone (BEGIN IMMEDIATE), the lock is the transaction's own.
+    """
+    session.scalars(
+        select(Request)
+        .where(Request.id == request.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    session.scalars(
+        select(Page).where(Page.request_id == request.id).execution_options(populate_existing=True)
+    ).all()
+
+
+def contact_of(env: Env, request: Request) -> str | None:
+    """Return the decrypted contact number of a request, or None once purged."""
+    return env.vault.decrypt(request.contact_enc) if request.contact_enc else None
+
+
+def note_of(env: Env, request: Request) -> str | None:
+    """Return the decrypted dispatcher's note of a request."""
+    return env.vault.decrypt(request.note_enc) if request.note_enc else None
+
+
+def tell_requester(session: Session, env: Env, now: datetime, request: Request, text: str) -> None:
+    """Text the person who asked for support (never dispatch callbacks), if their number is still kept."""
+    contact = contact_of(env, request)
+    if contact and request.kind == "support":
+        enqueue_sms(session, env, now, request.team, contact, text, purpose="requester", request=request)
+
+
+def page_member(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    member: Member,
+    tier: str,
+    timeout: timedelta,
+    call: bool = True,
+) -> Page:
+    """Page one member for the request's current step by SMS (and, with call, later by phone)."""
+    call_after = env.team(request.team).escalation.call_after
+    page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now, state="pending")
+    if call and timedelta(0) < call_after < timeout:
+        page.call_at = now + call_after
+    session.add(page)
+    session.flush()
+    body = messages.page(request.code, request.kind, minutes(timeout))
+    enqueue_sms(
+        session,
+        env,
+        now,
+        request.team,
+        member.phone,
+        body,
+        purpose="page",
+        request=request,
+        page=page,
+        validity=timeout,
+    )
+    log.info("request %s step %d: paging %s (%s)", request.code, request.step, member.name, tier)
+    return page
+
+
+def close(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    *,
+    area: str | None,
+    overtime: bool,
+    reason: str = "done",
+) -> None:
+    """Close a request with its content area; its contact details are erased purge_after later."""
+    request.status = "closed"
+    request.closed_at = now
+    request.closed_reason = reason
+    request.content_area = area
+    request.overtime = overtime
+    request.step_deadline = None
+    request.purge_at = now + env.config.privacy.purge_after
+    for page in request.pages:
+        if page.state == "pending":
+            page.state = "closed"
+    log.info("request %s closed (%s)", request.code, reason)
