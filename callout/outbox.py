@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callout.env import Env
 from callout.models import Member, Outbox, Page, Request, Team
 
-MAX_ATTEMPTS = 5
+# A message the provider failed to take is tried again after 1 s, 2 s, 4 s ... at most MAX_BACKOFF apart
+# (or after the Retry-After the provider asked for), for as long as it is of use: a page while its step lasts
+# (its validity), anything else for PROVIDER_PATIENCE. The provider's failure is nobody's: it never pages the
+# next person, however many tries it takes.
+MAX_BACKOFF = timedelta(seconds=15)
+PROVIDER_PATIENCE = timedelta(hours=1)
 
 
 def stuck_after(rest_timeout: timedelta) -> timedelta:
@@ -120,17 +125,51 @@ def mark_sent(session: Session, outbox_id: int, now: datetime, sid: str) -> None
     )
 
 
-def retry_or_fail(row: Outbox, now: datetime, error: str) -> bool:
-    """Schedule another try with backoff; return False when it has failed for good."""
+def expires_at(row: Outbox) -> datetime:
+    """Return when a message stops being of use: a page when its step ends, anything else after a while."""
+    if row.validity:
+        return row.created_at + timedelta(seconds=row.validity)
+    return row.created_at + PROVIDER_PATIENCE
+
+
+def retry_later(row: Outbox, now: datetime, error: str, retry_after: float | None = None) -> bool:
+    """Schedule another try of a row the provider failed to take; False (and dropped) once it is of no use.
+
+    The tries back off exponentially up to MAX_BACKOFF, and wait at least the provider's retry_after.
+    """
     row.error = error[:200]
-    backoff = timedelta(seconds=2 ** (row.attempts - 1))
-    expires = row.created_at + timedelta(seconds=row.validity) if row.validity else None
-    if row.attempts >= MAX_ATTEMPTS or (expires is not None and now + backoff >= expires):
-        fail(row, error)
+    backoff = min(timedelta(seconds=2 ** min(max(row.attempts - 1, 0), 16)), MAX_BACKOFF)
+    if retry_after is not None:
+        backoff = max(backoff, timedelta(seconds=retry_after))
+    if now + backoff >= expires_at(row):
+        expire(row)
         return False
     row.status = "pending"
     row.next_attempt_at = now + backoff
     return True
+
+
+def retry_waiting_now(session: Session, now: datetime) -> int:
+    """Bring forward the retries of every row waiting on a provider failure (the provider answers again)."""
+    result = session.execute(
+        update(Outbox)
+        .where(Outbox.status == "pending", Outbox.error.is_not(None), Outbox.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def waiting_on_provider(session: Session) -> int:
+    """Return how many messages and calls wait for another try because the provider failed to take them."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.status == "pending", Outbox.error.is_not(None))
+        )
+        or 0
+    )
 
 
 def fail(row: Outbox, error: str) -> None:
@@ -142,7 +181,7 @@ def fail(row: Outbox, error: str) -> None:
 
 
 def expire(row: Outbox) -> None:
-    """Drop a page whose step is over before it could be sent (it would arrive too late)."""
+    """Drop a message whose time is over before it could be sent (a page whose step is over, say)."""
     row.status = "expired"
     row.to_enc = None
     row.body_enc = None

@@ -55,6 +55,8 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._drain_lock = threading.Lock()
         self.relay_backoff: tuple[float, ...] = RELAY_BACKOFF
+        # When the provider last failed to take a message; cleared by the next send it takes.
+        self.provider_failed_at: datetime | None = None
 
     def start(self) -> None:
         """Start the background loop that drains the outbox whenever woken (and at least every second)."""
@@ -108,6 +110,8 @@ class Sender:
                 try:
                     sid = self.transport.send_sms(sms)
                 except TransportError as exc:
+                    if not exc.permanent:
+                        self.provider_failed_at = self.clock()
                     if exc.permanent or wait is None:
                         log.warning("sender: a relay for request id %s failed (%s)", request_id, exc.code)
                         break
@@ -116,6 +120,7 @@ class Sender:
                 except Exception as exc:  # a bug: say so, without the words the exception may quote
                     log.error("sender: a relay for request id %s failed: %s", request_id, type(exc).__name__)
                     break
+                self.provider_failed_at = None
                 if request_id is not None:  # so the provider's copy can be deleted after the purge
                     with transaction(self.sessions) as session:
                         privacy.remember(session, self.env, self.clock(), request_id, sid)
@@ -146,6 +151,7 @@ class Sender:
             log.error("sender: outbox %d failed unexpectedly: %s", outbox_id, described(exc))
 
     def _send_one(self, outbox_id: int) -> None:
+        now = self.clock()
         with transaction(self.sessions) as session:
             found = session.execute(
                 select(Outbox, Page.state, Team.support_number)
@@ -156,7 +162,7 @@ class Sender:
             if found is None or found[0].status != "sending":
                 return
             row, page_state, support_number = found
-            if page_state not in (None, "pending"):
+            if page_state not in (None, "pending") or (row.validity and now >= outbox.expires_at(row)):
                 outbox.expire(row)  # the escalation moved on: a late page would only confuse
                 return
             to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None
@@ -165,15 +171,19 @@ class Sender:
                 outbox.fail(row, "cannot decrypt (data_key changed?)")
                 return
         try:
-            sid = self._hand_over(row, to, support_number, body)
+            sid = self._hand_over(row, to, support_number, body, now)
         except TransportError as exc:
             self._failed(outbox_id, exc, to)
             return
         with transaction(self.sessions) as session:
             outbox.mark_sent(session, outbox_id, self.clock(), sid)
+            if self.provider_failed_at is not None:  # it answers again: what waited need not wait any longer
+                self.provider_failed_at = None
+                outbox.retry_waiting_now(session, self.clock())
+                self.wake()
         log.info("sender: outbox %d (%s) handed over as %s", outbox_id, row.purpose, sid)
 
-    def _hand_over(self, row: Outbox, to: str, from_: str, body: str | None) -> str:
+    def _hand_over(self, row: Outbox, to: str, from_: str, body: str | None, now: datetime) -> str:
         status_callback = f"{self.public_url}/twilio/status"
         if row.channel == "call":
             url = f"{self.public_url}/twilio/voice/page/{row.page_id}"
@@ -181,18 +191,24 @@ class Sender:
                 Call(to=to, from_=from_, url=url, status_callback=status_callback)
             )
         assert body is not None
+        validity = None
+        if row.validity:  # a page sent late (after retries) must not outlive its step at the carrier either
+            validity = max(1, int((outbox.expires_at(row) - now).total_seconds()))
         return self.transport.send_sms(
             Sms(
                 to=to,
                 from_=from_,
                 body=body,
                 status_callback=status_callback,
-                validity=row.validity,
+                validity=validity,
                 requester=row.purpose == "requester",
             )
         )
 
     def _failed(self, outbox_id: int, exc: TransportError, to: str) -> None:
+        """Record a failed send: the recipient's fails it, the provider's is tried again later."""
+        # A recipient who cannot take a page counts as no answer: the next person is paged at once. The
+        # provider's failure is nobody's: the page is tried again while its step lasts, and pages nobody else.
         now = self.clock()
         with transaction(self.sessions) as session:
             row = session.get(Outbox, outbox_id)
@@ -201,18 +217,30 @@ class Sender:
             error = f"{exc.code or ''} {exc}".strip()
             if exc.permanent:
                 outbox.fail(row, error)
-                gave_up = True
+                log.warning(
+                    "sender: outbox %d failed: the recipient cannot take it (%s)", outbox_id, exc.code
+                )
             else:
-                gave_up = not outbox.retry_or_fail(row, now, error)
-            log.warning(
-                "sender: outbox %d %s: %s", outbox_id, "failed" if gave_up else "will retry", exc.code
-            )
+                self.provider_failed_at = now
+                if outbox.retry_later(row, now, error, exc.retry_after):
+                    log.warning(
+                        "sender: outbox %d not taken by the provider (%s); retry at %s",
+                        outbox_id,
+                        exc.code or exc,
+                        row.next_attempt_at.isoformat(timespec="seconds"),
+                    )
+                else:
+                    log.warning(
+                        "sender: outbox %d dropped: the provider did not take it while it was of use (%s)",
+                        outbox_id,
+                        exc.code or exc,
+                    )
             if exc.opted_out and row.purpose != "requester":
                 team = session.get(Team, row.team_id)
                 assert team is not None
                 opt_out(session, self.env, now, team, to, "STOP")
-            if gave_up and row.page_id:
+            if exc.permanent and row.page_id and row.channel == "sms":
                 page = session.get(Page, row.page_id)
-                if page is not None and row.channel == "sms":
+                if page is not None:
                     escalation.delivery_failed(session, self.env, now, page, "failed")
         self.wake()  # a failed page may have paged the next person

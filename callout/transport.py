@@ -7,13 +7,29 @@ from typing import Protocol
 
 
 class TransportError(Exception):
-    """A send that failed; permanent ones (an invalid number, an opted-out recipient) are never retried."""
+    """A send that failed, and whose failure it was.
 
-    def __init__(self, message: str, *, permanent: bool, code: int | None = None, opted_out: bool = False):
+    permanent: this recipient cannot take it (an invalid or unreachable number, one that opted out), so
+    retrying cannot help and a page counts as undelivered. Otherwise the provider failed (unreachable, slow,
+    5xx, throttling, or refusing every number, as a bad account setting does): nobody's page failed, and the
+    message is tried again while it is of use. retry_after is how long the provider asked us to wait (the
+    Retry-After of a 429), in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: int | None = None,
+        opted_out: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
         self.opted_out = opted_out
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -193,11 +193,14 @@ class RecordingTransport:
         self.sms: list[Sms] = []
         self.calls: list[Call] = []
         self.fail: dict[str, Exception] = {}
+        self.down: Exception | None = None  # raised for every send and call: the provider is out
         self._lock = threading.Lock()
         self._count = 0
 
     def send_sms(self, sms: Any) -> str:
-        """Record an SMS, or raise the error planned for its recipient."""
+        """Record an SMS, or raise the error planned for its recipient (or for everyone)."""
+        if self.down is not None:
+            raise self.down
         if sms.to in self.fail:
             raise self.fail[sms.to]
         with self._lock:
@@ -206,7 +209,9 @@ class RecordingTransport:
             return f"SM{self._count:032x}"
 
     def place_call(self, call: Any) -> str:
-        """Record a call."""
+        """Record a call, or raise the provider's outage."""
+        if self.down is not None:
+            raise self.down
         with self._lock:
             self.calls.append(call)
             self._count += 1

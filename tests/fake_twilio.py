@@ -56,7 +56,9 @@ class FakeTwilio:
         self._messages: list[dict[str, Any]] = []
         self._calls: list[dict[str, Any]] = []
         self._deleted: list[str] = []
-        self._failures: list[tuple[int, int | None]] = []
+        self._failures: list[tuple[int, int | None, str | None]] = []
+        self._down_until = 0.0  # time.monotonic() before which every REST request is refused
+        self._down_answer: tuple[int, int | None] = (503, None)
         self._hangs: list[float] = []
         self._bad_numbers: dict[str, tuple[int, int]] = {}
         self._server: BaseWSGIServer | None = None
@@ -133,10 +135,24 @@ class FakeTwilio:
 
     # -- faults ------------------------------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 500, code: int | None = None) -> None:
-        """Answer the next n requests with this HTTP status and Twilio error code."""
+    def fail_next(
+        self, n: int = 1, status: int = 500, code: int | None = None, retry_after: str | None = None
+    ) -> None:
+        """Answer the next n requests with this HTTP status and Twilio error code (and Retry-After)."""
         with self._lock:
-            self._failures.extend([(status, code)] * n)
+            self._failures.extend([(status, code, retry_after)] * n)
+
+    def down_for(self, seconds: float, status: int = 503, code: int | None = None) -> None:
+        """Answer every REST request with this HTTP status for the next seconds: an outage of Twilio's."""
+        with self._lock:
+            self._down_until = time.monotonic() + seconds
+            self._down_answer = (status, code)
+
+    @property
+    def down(self) -> bool:
+        """Tell whether an outage down_for started is still on."""
+        with self._lock:
+            return time.monotonic() < self._down_until
 
     def hang_next(self, n: int, seconds: float) -> None:
         """Hold the next n requests for this many seconds before answering them."""
@@ -195,12 +211,17 @@ class FakeTwilio:
                 return _error(404, 20404, "The requested resource was not found")
             with self._lock:
                 failure = self._failures.pop(0) if self._failures else None
+                if failure is None and time.monotonic() < self._down_until:
+                    failure = (*self._down_answer, None)
                 hang = self._hangs.pop(0) if self._hangs else 0.0
                 bad = self._bad_numbers.get(request.form.get("To", ""))
             time.sleep(self.latency + hang)
             if failure is not None:
-                status, code = failure
-                return _error(status, code or status, "Injected failure")
+                status, code, retry_after = failure
+                response, status = _error(status, code or status, "Injected failure")
+                if retry_after is not None:
+                    response.headers["Retry-After"] = retry_after
+                return response, status
             if bad is not None and request.method == "POST":
                 to = request.form["To"]
                 return _error(bad[0], bad[1], f"The 'To' number {to} is not a valid phone number.")

@@ -131,7 +131,20 @@ def test_twilio_errors_are_retried_with_backoff_until_the_page_goes_out(
         stack.close()
 
 
-def test_twilio_unreachable_counts_as_failed_delivery_and_moves_on(tmp_path: Path, database_url: str) -> None:
+def page_states(database_url: str) -> list[str]:
+    """Return the states of the only request's pages, in the order they were paged."""
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            request = session.scalar(select(Request))
+            return [p.state for p in request.pages] if request else []
+    finally:
+        engine.dispose()
+
+
+def test_twilio_unreachable_fails_no_page_and_the_escalation_moves_on_by_its_timeouts(
+    tmp_path: Path, database_url: str
+) -> None:
     from tests.e2e import free_port
 
     stack = make_stack(
@@ -141,17 +154,36 @@ def test_twilio_unreachable_counts_as_failed_delivery_and_moves_on(tmp_path: Pat
         stack.serve()
         status, body = stack.sms("+14325559876", "help")
         assert status == 200 and "988" in body
-        engine = make_engine(database_url)
+        # Nobody's page failed: each peer's step ran its course while Twilio could not be reached.
+        stack.wait(lambda: page_states(database_url)[:2] == ["timeout", "timeout"], timeout=20)
+        assert "failed" not in page_states(database_url)
+        health = requests.get(stack.servers[0].url + "/healthz", timeout=5)
+        assert health.status_code == 503 and "Twilio" in health.text
+    finally:
+        stack.close()
 
-        def failed_pages() -> int:
-            with make_sessionmaker(engine)() as session:
-                request = session.scalar(select(Request))
-                return sum(p.state == "failed" for p in request.pages) if request else 0
 
-        try:
-            stack.wait(lambda: failed_pages() >= 2, timeout=20)  # each peer's page failed, the next was paged
-        finally:
-            engine.dispose()
+def test_a_twilio_outage_of_20_seconds_uses_up_no_peers_step(tmp_path: Path, database_url: str) -> None:
+    stack = make_stack(tmp_path, database_url, "60s")
+    try:
+        server = stack.serve()[0]
+        stack.fake.down_for(20.0)
+        status, _ = stack.sms("+14325559876", "help")
+        assert status == 200
+        unhealthy = []
+
+        def paged_after_the_outage() -> bool:
+            unhealthy.append(requests.get(server.url + "/healthz", timeout=5).status_code == 503)
+            time.sleep(0.2)  # a monitor's pace, not a flood of requests
+            return bool(codes_paged(stack, PEERS[0]))
+
+        stack.wait(paged_after_the_outage, timeout=45)
+        assert not stack.fake.down  # the page went out once Twilio took messages again, not before
+        assert any(unhealthy), "/healthz said nothing of the outage"
+        stack.wait(lambda: requests.get(server.url + "/healthz", timeout=5).status_code == 200, timeout=10)
+        assert sum(codes_paged(stack, PEERS[0]).values()) == 1
+        assert page_states(database_url) == ["pending"]  # Rivera still has the rest of the step to answer
+        assert not codes_paged(stack, PEERS[1]) and not codes_paged(stack, PEERS[2])
     finally:
         stack.close()
 

@@ -238,15 +238,54 @@ def test_it_marks_server_errors_and_throttling_as_worth_retrying(
     assert caught.value.code == code
 
 
-def test_it_marks_other_client_errors_permanent(
-    mocked: responses.RequestsMock, twilio: TwilioTransport
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (400, 21606), (400, 21212), (404, 20404)])
+def test_it_counts_a_client_error_that_refuses_every_number_as_the_providers_failure(
+    mocked: responses.RequestsMock, twilio: TwilioTransport, status: int, code: int
 ) -> None:
-    mocked.replace(responses.POST, MESSAGES, json=twilio_error(400, 21606), status=400)
+    # A bad token, a From number or Messaging Service the account cannot use: no member's number is at fault.
+    mocked.replace(responses.POST, MESSAGES, json=twilio_error(status, code), status=status)
 
     with pytest.raises(TransportError) as caught:
         twilio.send_sms(make_sms())
 
-    assert caught.value.permanent
+    assert (caught.value.permanent, caught.value.code) == (False, code)
+
+
+def test_it_passes_on_the_retry_after_of_a_429(
+    mocked: responses.RequestsMock, twilio: TwilioTransport
+) -> None:
+    mocked.replace(
+        responses.POST, MESSAGES, json=twilio_error(429, 20429), status=429, headers={"Retry-After": "7"}
+    )
+
+    with pytest.raises(TransportError) as caught:
+        twilio.send_sms(make_sms())
+
+    assert (caught.value.permanent, caught.value.retry_after) == (False, 7.0)
+
+
+def test_it_reads_a_retry_after_given_as_a_date() -> None:
+    from datetime import UTC, datetime
+
+    from transport.twilio import parse_retry_after
+
+    now = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    assert parse_retry_after("Tue, 10 Mar 2026 15:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Tue, 10 Mar 2026 14:00:00 GMT", now) == 0.0
+    assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None
+
+
+def test_it_keeps_no_retry_after_from_an_answer_that_was_not_a_429(
+    mocked: responses.RequestsMock, twilio: TwilioTransport
+) -> None:
+    mocked.replace(
+        responses.POST, MESSAGES, json=twilio_error(503, 20503), status=503, headers={"Retry-After": "60"}
+    )
+
+    with pytest.raises(TransportError) as caught:
+        twilio.send_sms(make_sms())
+
+    assert (caught.value.permanent, caught.value.retry_after) == (False, None)
 
 
 @pytest.mark.parametrize("failure", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")])
@@ -375,7 +414,8 @@ def test_it_is_refused_by_the_fake_with_the_wrong_token(fake: FakeTwilio) -> Non
     with pytest.raises(TransportError) as caught:
         transport_for(fake, auth_token="wrong").send_sms(make_sms())
 
-    assert (caught.value.permanent, caught.value.code) == (True, 20003)
+    # A wrong token refuses every number alike: the account's failure, not the recipient's.
+    assert (caught.value.permanent, caught.value.code) == (False, 20003)
 
 
 def test_it_signs_status_callbacks_as_twilio_does(fake: FakeTwilio) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from callout.config import TwilioConfig
@@ -23,38 +27,41 @@ MIN_VALIDITY = 1
 MAX_VALIDITY = 36_000
 
 OPTED_OUT = 21610  # the recipient replied STOP to this sender
-# Numbers that will never take a message or call: retrying cannot help.
 RETENTION_UNAVAILABLE = frozenset(
     {30029, 30030}
 )  # ContentRetention/AddressRetention without Message Redaction
-PERMANENT_CODES = frozenset(
+# Failures of one recipient: this number will never take the message or call, so retrying cannot help and
+# the next person is paged at once. Every other failure is the provider's (see to_transport_error).
+PER_NUMBER_CODES = frozenset(
     {
         21211,  # invalid 'To' phone number
         21214,  # 'To' phone number cannot be reached (calls)
         21215,  # geo permissions do not allow calling this number
+        21216,  # the account may not call this number (premium, blocked)
         21217,  # phone number does not appear to be valid (calls)
         21219,  # 'To' number not verified (trial account, calls)
-        21408,  # SMS permission not enabled for the region
+        21265,  # 'To' number cannot be a short code
+        21408,  # SMS permission not enabled for the number's region
         21608,  # 'To' number not verified (trial account, SMS)
         21612,  # 'To' number is not reachable by SMS from this sender
         21614,  # 'To' number is not a valid mobile number (landline or invalid)
         21635,  # 'To' number is a landline
         30003,  # unreachable handset
+        30004,  # message blocked by the recipient
         30005,  # unknown or inactive destination
         30006,  # landline or unreachable carrier
     }
 )
-# Errors that arrive with a 4xx status but go away on their own.
-TRANSIENT_CODES = frozenset(
-    {
-        20429,  # too many requests
-        21611,  # the sender has too many messages queued
-    }
-)
 
 
-def to_transport_error(exc: Exception) -> TransportError:
-    """Map a Twilio or network failure to a TransportError; the message never carries numbers or text."""
+def to_transport_error(exc: Exception, retry_after: float | None = None) -> TransportError:
+    """Map a Twilio or network failure to a TransportError; the message never carries numbers or text.
+
+    Only a failure of the recipient (PER_NUMBER_CODES, an opt-out) is permanent. Everything else is the
+    provider's: unreachable, timing out, 5xx, 429, or a 4xx that would refuse every number alike (a bad
+    token, a From number or Messaging Service the account cannot use). Those must not count against the
+    member paged: they page nobody else, and the message is tried again.
+    """
     status = getattr(exc, "status", None)
     code = getattr(exc, "code", None)
     if not isinstance(exc, TwilioException) or not isinstance(status, int):
@@ -65,10 +72,45 @@ def to_transport_error(exc: Exception) -> TransportError:
     message = f"Twilio error {code} (HTTP {status})"
     if code == OPTED_OUT:
         return TransportError(message, permanent=True, code=code, opted_out=True)
-    if code in PERMANENT_CODES:
+    if code in PER_NUMBER_CODES:
         return TransportError(message, permanent=True, code=code)
-    permanent = 400 <= status < 500 and status != 429 and code not in TRANSIENT_CODES
-    return TransportError(message, permanent=permanent, code=code)
+    return TransportError(message, permanent=False, code=code, retry_after=retry_after)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Return the seconds a Retry-After header asks for (delay-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK has no type hints
+    """The SDK's HTTP client, remembering for each thread the Retry-After of its last throttled answer."""
+
+    def __init__(self, timeout: float, logger: logging.Logger) -> None:
+        super().__init__(timeout=timeout, logger=logger)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        """Make the request; keep the Retry-After of a 429 for retry_after()."""
+        self._local.retry_after = None
+        response = super().request(*args, **kwargs)
+        if response.status_code == 429 and response.headers is not None:
+            self._local.retry_after = response.headers.get("Retry-After")
+        return response
+
+    def retry_after(self) -> float | None:
+        """Return the seconds this thread's last throttled answer asked to wait, or None."""
+        return parse_retry_after(getattr(self._local, "retry_after", None))
 
 
 class TwilioTransport:
@@ -79,7 +121,8 @@ class TwilioTransport:
         # Callout logs each send itself (by outbox id and sid); keep the SDK's to warnings.
         sdk_log = logging.getLogger("twilio.http_client")
         sdk_log.setLevel(max(sdk_log.getEffectiveLevel(), logging.WARNING))
-        http_client = TwilioHttpClient(timeout=config.timeout.total_seconds(), logger=sdk_log)
+        http_client = _HttpClient(timeout=config.timeout.total_seconds(), logger=sdk_log)
+        self._http = http_client
         if http_client.session is not None:
             # Senders run in parallel threads: let each keep its connection (the SDK sizes only https).
             adapter = HTTPAdapter(pool_maxsize=max(32, (os.cpu_count() or 1) + 4))
@@ -163,7 +206,9 @@ class TwilioTransport:
         try:
             return request()
         except (TwilioException, requests.RequestException) as exc:
-            error = to_transport_error(exc)
-            log.warning("%s failed: %s (permanent=%s)", what, error, error.permanent)
+            error = to_transport_error(exc, self._http.retry_after())
+            log.warning(
+                "%s failed: %s (%s)", what, error, "the recipient's" if error.permanent else "the provider's"
+            )
             # Twilio's exception text can quote the number: do not chain it into tracebacks.
             raise error from None

@@ -17,7 +17,7 @@ def healthz() -> tuple[Response, int]:
     problems = []
     try:
         with rt.sessions() as session:  # the watchdog's queries are also the check that the database answers
-            problems += watchdog.overdue(session, rt.clock(), rt.sender.stuck)
+            problems += watchdog.overdue(session, rt.clock(), rt.sender.stuck, rt.sender.provider_failed_at)
     except Exception:
         return jsonify({"status": "unhealthy", "problems": ["database does not answer"]}), 503
     scheduler = rt.scheduler

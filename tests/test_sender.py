@@ -1,0 +1,174 @@
+"""The sender against a provider that fails: its outage is nobody's failure, a bad number is the member's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from callout.config import Config
+from callout.models import Member, Outbox, Page, Request
+from callout.transport import TransportError
+from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, make_config, send, tick
+
+REQUESTER = "+14325559876"
+OUTAGE = TransportError("cannot reach Twilio (ConnectionError)", permanent=False)
+
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    """Return the test configuration without a scheduler, so that /healthz speaks of the sends alone."""
+    return make_config(database_url, server={"scheduler": False})
+
+
+@pytest.fixture
+def roster(rt: Any) -> dict[str, Member]:
+    return add_roster(
+        rt,
+        rivera=("Rivera", "peer"),
+        chen=("Chen", "peer"),
+        ortiz=("Ortiz", "peer"),
+        patel=("Dr. Patel", "psychologist"),
+        nguyen=("Lt. Nguyen", "director"),
+    )
+
+
+def pages(rt: Any) -> dict[str, tuple[str, str]]:
+    """Return each paged member's (page state, outbox status) for the only request."""
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(Member.name, Page.state, Outbox.status)
+            .join(Page, Page.member_id == Member.id)
+            .join(Outbox, Outbox.page_id == Page.id)
+            .where(Outbox.channel == "sms")
+        ).all()
+    return {name: (state, status) for name, state, status in rows}
+
+
+def run_for(rt: Any, clock: Clock, seconds: int) -> None:
+    """Let seconds pass one at a time, ticking and sending as the scheduler and the sender would."""
+    for _ in range(seconds):
+        clock.advance(seconds=1)
+        tick(rt)
+
+
+def health(twilio: TwilioClient) -> tuple[int, list[str]]:
+    """Return the /healthz status and its problems."""
+    response = twilio.client.get("/healthz")
+    return response.status_code, response.get_json().get("problems", [])
+
+
+def test_a_provider_outage_fails_no_page_and_pages_nobody_else(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    transport.down = OUTAGE
+    twilio.sms(REQUESTER, "help")
+    run_for(rt, clock, 90)  # far more tries than a failing number gets, all within Rivera's 5 minutes
+    assert pages(rt) == {"Rivera": ("pending", "pending")}
+    transport.down = None
+    run_for(rt, clock, 15)
+    assert len(transport.to(roster["rivera"].phone)) == 1
+    assert pages(rt) == {"Rivera": ("pending", "sent")}  # Rivera still has the rest of the step to answer
+    assert transport.to(roster["chen"].phone) == []
+
+
+def test_a_page_the_provider_never_took_is_dropped_when_its_step_ends_and_counts_as_no_answer(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    transport.down = OUTAGE
+    twilio.sms(REQUESTER, "help")
+    run_for(rt, clock, 5 * 60 + 2)  # Rivera's step is over: the escalation moves on as on a silence
+    assert pages(rt) == {"Rivera": ("timeout", "expired"), "Chen": ("pending", "pending")}
+    with rt.sessions() as session:
+        assert session.scalar(select(Request.step)) == 2
+
+
+def test_a_number_that_cannot_take_a_page_pages_the_next_peer_at_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    transport.fail[roster["rivera"].phone] = TransportError("Twilio error 21211", permanent=True, code=21211)
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    assert pages(rt) == {"Rivera": ("failed", "failed"), "Chen": ("pending", "sent")}
+
+
+def test_the_provider_asking_to_wait_is_honoured(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    transport.down = TransportError(
+        "Twilio error 20429 (HTTP 429)", permanent=False, code=20429, retry_after=30
+    )
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    transport.down = None
+    run_for(rt, clock, 29)
+    assert transport.to(roster["rivera"].phone) == []
+    run_for(rt, clock, 1)
+    assert len(transport.to(roster["rivera"].phone)) == 1
+
+
+def test_a_page_sent_late_asks_the_carrier_to_keep_it_only_for_the_rest_of_its_step(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    transport.down = OUTAGE
+    twilio.sms(REQUESTER, "help")
+    run_for(rt, clock, 60)
+    transport.down = None
+    run_for(rt, clock, 15)
+    [page] = transport.sms
+    assert page.validity is not None and 4 * 60 - 15 <= page.validity <= 4 * 60
+
+
+def test_health_is_bad_while_the_provider_fails_and_good_once_it_takes_messages_again(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    assert health(twilio) == (200, [])
+    transport.down = OUTAGE
+    twilio.sms(REQUESTER, "help")
+    run_for(rt, clock, 5)
+    twilio.sms("+14325559877", "help")  # its page is tried on a schedule of its own, 5 s behind
+    run_for(rt, clock, 20)
+    status, problems = health(twilio)
+    assert status == 503 and any("Twilio" in problem for problem in problems), problems
+    transport.down = None
+    while not transport.sms:
+        run_for(rt, clock, 1)
+    # The first retry that went through brought the other forward: it did not wait for its own turn.
+    assert len(transport.to(roster["rivera"].phone)) == 2
+    assert health(twilio) == (200, [])
+
+
+def test_health_stays_bad_between_a_page_dropped_and_the_next_one_tried(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    from callout.housekeeping import tick as run_tick
+
+    transport.down = OUTAGE
+    twilio.sms(REQUESTER, "help")
+    run_for(rt, clock, 5 * 60 - 1)
+    clock.advance(seconds=2)
+    rt.run(run_tick)  # Rivera's step ends and Chen is paged; the sender has not tried Chen's page yet
+    assert pages(rt) == {"Rivera": ("timeout", "expired"), "Chen": ("pending", "pending")}
+    status, problems = health(twilio)
+    assert status == 503 and any("Twilio" in problem for problem in problems), problems
+
+
+def test_a_notice_is_tried_through_an_outage_for_an_hour_then_dropped(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    from callout import outbox
+
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    transport.down = OUTAGE
+    twilio.sms(roster["rivera"].phone, "1")  # the requester is told a peer has it: no validity of its own
+    for _ in range(int(outbox.PROVIDER_PATIENCE / outbox.MAX_BACKOFF) + 2):
+        clock.advance(seconds=outbox.MAX_BACKOFF.total_seconds())
+        send(rt)
+    with rt.sessions() as session:
+        told = session.scalar(select(Outbox).where(Outbox.purpose == "requester"))
+        assert told is not None and told.status == "expired"
+        assert told.attempts > 200 and told.to_enc is None and told.body_enc is None
+        assert clock() - told.created_at >= timedelta(hours=1)
