@@ -51,6 +51,15 @@ def team_for_token(config: Config, token: str) -> TeamConfig | None:
     return found
 
 
+def is_text(value: str) -> bool:
+    """Tell whether value is text that can be stored and sent: JSON's "\\ud800" is a string, not text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(payload: Mapping[str, Any], name: str, max_length: int | None = None) -> str | None:
     """Return a string field stripped (None when absent, null or blank); raise InvalidPage if it is not one.
 
@@ -61,6 +70,8 @@ def _text(payload: Mapping[str, Any], name: str, max_length: int | None = None) 
         return None
     if not isinstance(value, str):
         raise InvalidPage(f"{name} must be a string")
+    if not is_text(value):
+        raise InvalidPage(f"{name} is not text: it holds a lone surrogate (such as \\ud800); send UTF-8 text")
     if max_length is not None and len(value) > max_length:
         raise InvalidPage(f"{name} is too long ({len(value)} characters, at most {max_length})")
     return value.strip() or None

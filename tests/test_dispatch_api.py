@@ -171,6 +171,14 @@ def test_the_token_says_which_team(api: Any, rt: Any, roster: dict[str, Member])
         ({"kind": "page", "note": NOTE, "skill": "post-shooting"}, "skill is for a debrief only"),
         ({"kind": "debrief", "note": NOTE, "skill": "hostage"}, "unknown skill 'hostage'"),
         ({"kind": "page", "note": NOTE, "priority": "high"}, "unknown field 'priority'"),
+        # JSON's \ud800 makes a string that is not text (a lone surrogate): nothing can store or send it
+        ({"kind": "page", "note": "\ud800"}, "note is not text: it holds a lone surrogate"),
+        ({"kind": "page", "note": "help \udfff now"}, "note is not text"),
+        (b'{"kind": "page", "note": "raw \xed\xa0\x80 bytes"}', "note is not text"),
+        ({"kind": "page", "note": NOTE, "callback": "+1432555\ud83d"}, "callback is not text"),
+        ({"kind": "debrief", "note": NOTE, "skill": "\ud83dpost"}, "skill is not text"),
+        ({"kind": "page\ud800", "note": NOTE}, 'kind must be "page" or "debrief"'),
+        ({"kind": "page", "note": NOTE, "\ud800": 1}, "unknown field '\\ud800'"),
     ],
 )
 def test_it_answers_400_with_a_message_for_a_bad_order(

@@ -182,3 +182,34 @@ def test_a_reply_to_another_number_of_the_sender_pool_reaches_the_team(
         assert client.sms(REQUESTER, "hi", to="+14325550178").status_code == 404
     finally:
         app.extensions["callout"].close()
+
+
+def test_a_lone_surrogate_sent_to_a_webhook_is_read_as_the_bytes_that_carried_it(
+    rt: Any, twilio: TwilioClient, members: dict[str, Member]
+) -> None:
+    # Over HTTP a surrogate can only come as the UTF-8 bytes no codec accepts (%ED%A0%80); werkzeug keeps
+    # them as the escapes, so nothing that is not text reaches the engine (the dispatch API's JSON can carry
+    # one: see test_dispatch_api).
+    from urllib.parse import urlencode
+
+    from tests.conftest import sign
+
+    for path, fields in [
+        ("/twilio/sms", {"Body": "help %ED%A0%80 me", "MessageSid": "SM" + "4" * 32}),
+        ("/twilio/voice", {"CallSid": "CA%ED%A0%80", "CallStatus": "ringing"}),
+        ("/twilio/status", {"MessageSid": "SM%ED%A0%80", "MessageStatus": "failed%ED%B0%80"}),
+    ]:
+        raw = (
+            urlencode({"From": REQUESTER, "To": "+14325550100"})
+            + "&"
+            + "&".join(f"{k}={v}" for k, v in fields.items())
+        )
+        seen = {"From": REQUESTER, "To": "+14325550100", **fields}  # the escapes, as werkzeug hands them over
+        response = twilio.client.post(
+            path,
+            data=raw,
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": sign("https://peer.example.org" + path, seen)},
+        )
+        assert response.status_code in (200, 204), (path, response.get_data(as_text=True))
+    assert count(rt, Request) == 1
