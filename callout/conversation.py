@@ -29,7 +29,7 @@ class Reply:
     """The immediate TwiML reply, and words to relay now without storing them."""
 
     text: str | None = None
-    relays: list[tuple[str, str]] = field(default_factory=list)
+    relays: list[tuple[str, list[str]]] = field(default_factory=list)  # (to, the parts, in order)
     request_id: int | None = None  # the request a requester's text went to (its provider ids are kept)
 
 

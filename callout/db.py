@@ -17,6 +17,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The PostgreSQL advisory lock that lets one process at a time migrate the schema, sync the teams and import
 # rosters: gunicorn starts its workers together, and two inserting the same team would stop the server.
 STARTUP_LOCK = 0x63616C6C6F7574  # "callout"
+# The advisory locks (one per request id) that keep one request's relays in order across processes.
+RELAY_LOCK = 0x72656C61  # "rela"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -77,6 +79,25 @@ def exclusive(bind: Session | Connection) -> None:
     connection = bind.connection() if isinstance(bind, Session) else bind
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
+
+
+@contextmanager
+def in_turn(factory: sessionmaker[Session], space: int, key: int) -> Iterator[None]:
+    """Hold the advisory lock (space, key) while the block runs, so processes take turns at it.
+
+    On PostgreSQL only: SQLite serves one process, whose own threads take turns by other means, and a
+    transaction held open there would stop every writer.
+    """
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), CAST(:key AS integer))"),
+            {"space": space, "key": key},
+        )
+        yield
 
 
 def upgrade(engine: Engine) -> None:

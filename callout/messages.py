@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from callout import segments
+
 CRISIS = "In danger now? Call 911. 988 Suicide & Crisis Lifeline: call or text 988, 24/7."
 
 
@@ -85,9 +87,15 @@ def accepted_dispatch(code: str, note: str | None, callback: str | None) -> str:
     return f"You have {code}: {note or 'no note'}. Call {callback or 'dispatch'}. When finished: DONE {code}."
 
 
-def relay(code: str, words: str) -> str:
-    """Relay a requester's follow-up words to the accepting member."""
-    return f"{code}: {words}"
+def relay(code: str, words: str) -> list[str]:
+    """Relay a requester's words to the accepting member: one text, or numbered parts if too long for one."""
+    whole = f"{code}: {words}"
+    if segments.fits(whole):
+        return [whole]
+    how = segments.encoding(words)
+    room = segments.MAX_SEGMENTS * segments.CONCATENATED[how] - len(f"{code} (99/99): ")
+    pieces = segments.split(words, room, how)
+    return [f"{code} ({i}/{len(pieces)}): {piece}" for i, piece in enumerate(pieces, 1)]
 
 
 def stand_down(code: str, name: str) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callout import escalation, messages, outbox, privacy, requests
 from callout.conversation import opt_out
-from callout.db import transaction
+from callout.db import RELAY_LOCK, in_turn, transaction
 from callout.env import Env
 from callout.logsafe import described
 from callout.models import Outbox, Page, Request, Team
@@ -24,6 +26,15 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 RELAY_BACKOFF = (1.0, 3.0)  # seconds between tries of a relay: the words live only in memory meanwhile
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A requester's words on their way to the peer: the parts of one text, in order (memory only)."""
+
+    to: str
+    from_: str
+    parts: tuple[str, ...]
 
 
 def utcnow() -> datetime:
@@ -55,6 +66,8 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._drain_lock = threading.Lock()
         self.relay_backoff: tuple[float, ...] = RELAY_BACKOFF
+        self._relays: dict[int, deque[Relay]] = {}  # each request's relays not yet sent, oldest first
+        self._relay_lock = threading.Lock()
         # When the provider last failed to take a message; cleared by the next send it takes.
         self.provider_failed_at: datetime | None = None
 
@@ -97,38 +110,70 @@ class Sender:
                 future.result()
         return len(claimed)
 
-    def relay(self, to: str, from_: str, body: str, request_id: int | None = None) -> None:
-        """Send a requester's words to a peer now, from memory: they are never written down.
+    def relay(self, to: str, from_: str, parts: Sequence[str], request_id: int) -> None:
+        """Send a requester's words (one text, or its parts) to a peer now, from memory: never written down.
 
-        A transient failure is tried again (RELAY_BACKOFF); if the words cannot be passed on at all,
-        the requester is told so, and that their peer has their number.
+        One request's relays go out one after the other, each in order, however many threads and
+        processes send: a text cut in parts must reach the peer as it was written.
         """
-        sms = Sms(to=to, from_=from_, body=body, requester=True)  # the provider keeps neither
+        with self._relay_lock:
+            queue = self._relays.setdefault(request_id, deque())
+            queue.append(Relay(to, from_, tuple(parts)))
+            if len(queue) > 1:
+                return  # a thread is sending this request's relays already: it takes this one next
+        self._pool.submit(self._relay_in_turn, request_id)
 
-        def send() -> None:
-            for wait in (*self.relay_backoff, None):
-                try:
-                    sid = self.transport.send_sms(sms)
-                except TransportError as exc:
-                    if not exc.permanent:
-                        self.provider_failed_at = self.clock()
-                    if exc.permanent or wait is None:
-                        log.warning("sender: a relay for request id %s failed (%s)", request_id, exc.code)
-                        break
-                    time.sleep(wait)
-                    continue
-                except Exception as exc:  # a bug: say so, without the words the exception may quote
-                    log.error("sender: a relay for request id %s failed: %s", request_id, type(exc).__name__)
-                    break
-                self.provider_failed_at = None
-                if request_id is not None:  # so the provider's copy can be deleted after the purge
-                    with transaction(self.sessions) as session:
-                        privacy.remember(session, self.env, self.clock(), request_id, sid)
-                return
-            if request_id is not None:
+    def _relay_in_turn(self, request_id: int) -> None:
+        """Send the relays queued for a request, oldest first, until none is left."""
+        while True:
+            with self._relay_lock:
+                relay = self._relays[request_id][0]
+            try:
+                with in_turn(self.sessions, RELAY_LOCK, request_id):  # and not alongside another process
+                    self._relay_one(relay, request_id)
+            except Exception as exc:  # the lock's database failed: say so, never with the words
+                log.error("sender: a relay for request id %s failed: %s", request_id, type(exc).__name__)
                 self._relay_failed(request_id)
+            with self._relay_lock:
+                queue = self._relays[request_id]
+                queue.popleft()
+                if not queue:
+                    del self._relays[request_id]
+                    return
 
-        self._pool.submit(send)
+    def _relay_one(self, relay: Relay, request_id: int) -> None:
+        """Send one relay's parts in order; if one cannot be passed on, stop and tell the requester.
+
+        The requester is told that the words did not reach the peer, and that the peer has their number.
+        """
+        for part in relay.parts:
+            sms = Sms(to=relay.to, from_=relay.from_, body=part, requester=True)  # the provider keeps neither
+            sid = self._relay_part(sms, request_id)
+            if sid is None:
+                self._relay_failed(request_id)
+                return
+            with transaction(self.sessions) as session:  # so the provider's copy is deleted after the purge
+                privacy.remember(session, self.env, self.clock(), request_id, sid)
+
+    def _relay_part(self, sms: Sms, request_id: int) -> str | None:
+        """Hand one part to the provider, again after RELAY_BACKOFF if it fails; return its id or None."""
+        for wait in (*self.relay_backoff, None):
+            try:
+                sid = self.transport.send_sms(sms)
+            except TransportError as exc:
+                if not exc.permanent:
+                    self.provider_failed_at = self.clock()
+                if exc.permanent or wait is None:
+                    log.warning("sender: a relay for request id %s failed (%s)", request_id, exc.code)
+                    return None
+                time.sleep(wait)
+                continue
+            except Exception as exc:  # a bug: say so, without the words the exception may quote
+                log.error("sender: a relay for request id %s failed: %s", request_id, type(exc).__name__)
+                return None
+            self.provider_failed_at = None
+            return sid
+        return None
 
     def _relay_failed(self, request_id: int) -> None:
         """Tell the requester their words did not reach the peer (the peer still has their number)."""

@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token"
 API = "/2010-04-01/Accounts/<account>"
+MAX_BODY = 1600
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -252,7 +253,9 @@ class FakeTwilio:
 
         @app.post(f"{API}/Messages.json")
         def create_message(account: str) -> tuple[Response, int]:
-            """Create a message."""
+            """Create a message; refuse a body over 1,600 characters (an emoji counts two) as Twilio does."""
+            if len(request.form.get("Body", "").encode("utf-16-le")) // 2 > MAX_BODY:
+                return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit")
             return record("Messages", "SM", self._messages)
 
         @app.post(f"{API}/Calls.json")

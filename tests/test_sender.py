@@ -8,10 +8,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from callout import messages
 from callout.config import Config
 from callout.models import Member, Outbox, Page, Request
 from callout.transport import TransportError
-from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, make_config, send, tick
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    Clock,
+    RecordingTransport,
+    TwilioClient,
+    add_roster,
+    make_config,
+    send,
+    tick,
+)
 
 REQUESTER = "+14325559876"
 OUTAGE = TransportError("cannot reach Twilio (ConnectionError)", permanent=False)
@@ -172,3 +182,75 @@ def test_a_notice_is_tried_through_an_outage_for_an_hour_then_dropped(
         assert told is not None and told.status == "expired"
         assert told.attempts > 200 and told.to_enc is None and told.body_enc is None
         assert clock() - told.created_at >= timedelta(hours=1)
+
+
+class Jittery(RecordingTransport):
+    """A transport that takes a random few milliseconds over each send, as a real provider does."""
+
+    def send_sms(self, sms: Any) -> str:
+        """Wait a moment, then record the SMS."""
+        import random
+        import time
+
+        time.sleep(random.uniform(0, 0.02))
+        return super().send_sms(sms)
+
+
+def accepted(rt: Any, twilio: TwilioClient, roster: dict[str, Member]) -> tuple[int, str]:
+    """Open a request and have Rivera accept it; return its id and code."""
+    twilio.sms(REQUESTER, "help")
+    twilio.sms(roster["rivera"].phone, "1")
+    with rt.sessions() as session:
+        request = session.scalar(select(Request))
+        assert request is not None
+        return request.id, request.code
+
+
+def test_one_requests_relays_reach_the_peer_in_order_whatever_the_sender_threads_do(
+    rt: Any, twilio: TwilioClient, roster: dict[str, Member], clock: Clock
+) -> None:
+    transport = rt.sender.transport = Jittery()
+    _, code = accepted(rt, twilio, roster)
+    texts = [f"text {n} " + f"word{n} " * 400 if n % 2 else f"text {n}, short" for n in range(8)]
+    for words in texts:  # each long one is two parts
+        twilio.sms(REQUESTER, words)
+    rt.sender.stop()  # wait for the relays, which go from memory
+    relayed = [body for body in transport.to(roster["rivera"].phone) if body.startswith(code)]
+    assert relayed == [part for words in texts for part in messages.relay(code, words)]
+    assert len(relayed) == 4 * 1 + 4 * 2
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs CALLOUT_TEST_DATABASE_URL: two processes' sessions")
+def test_two_processes_relaying_for_one_request_never_interleave_their_parts(
+    rt: Any, twilio: TwilioClient, roster: dict[str, Member], config: Config, clock: Clock
+) -> None:
+    import threading
+
+    from callout.db import make_engine, make_sessionmaker
+    from callout.sender import Sender
+
+    request_id, code = accepted(rt, twilio, roster)
+    transport = Jittery()
+    engines = [make_engine(config.server.database_url) for _ in range(2)]
+    senders = [Sender(make_sessionmaker(e), rt.env, transport, clock=clock) for e in engines]
+    start = threading.Barrier(2)
+    words = {name: f"{name} " + "word " * 900 for name in ("first", "second")}  # three parts each
+
+    def relay(sender: Sender, name: str) -> None:
+        start.wait()
+        sender.relay(roster["rivera"].phone, "+14325550100", messages.relay(code, words[name]), request_id)
+
+    try:
+        threads = [threading.Thread(target=relay, args=pair) for pair in zip(senders, words, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for sender in senders:
+            sender.stop()
+    finally:
+        for engine in engines:
+            engine.dispose()
+    relayed = transport.to(roster["rivera"].phone)
+    first, second = (messages.relay(code, words[name]) for name in words)
+    assert relayed in ([*first, *second], [*second, *first])

@@ -99,6 +99,23 @@ def test_it_pages_in_rotation_falls_back_and_connects_the_first_yes(stack: Stack
     assert "I had a rough call" not in stack.logs() and REQUESTER not in stack.logs()
 
 
+def test_a_follow_up_over_1600_characters_reaches_the_peer_in_parts_twilio_takes(stack: Stack) -> None:
+    stack.serve()
+    stack.sms(REQUESTER, "help")
+    stack.wait(lambda: pages_to(stack, RIVERA))
+    stack.sms(RIVERA, "1")
+    stack.wait(lambda: any("has your request" in b for b in stack.bodies_to(REQUESTER)))
+    words = ("I keep seeing it when I close my eyes and I don't know who to tell. " * 25)[:1606]
+    status, _ = stack.sms(REQUESTER, words)
+    assert status == 200
+    stack.wait(lambda: len([b for b in stack.bodies_to(RIVERA) if "/2): " in b]) == 2)
+    parts = [b for b in stack.bodies_to(RIVERA) if "/2): " in b]
+    assert [p.split(": ", 1)[0][-5:] for p in parts] == ["(1/2)", "(2/2)"]  # in order, each with the code
+    assert " ".join(p.split(": ", 1)[1] for p in parts) == words
+    assert all(len(p) <= 1600 for p in parts)
+    assert words[:40] not in stack.logs()
+
+
 def test_it_exhausts_everyone_then_gives_the_crisis_lines_and_alerts_the_director(stack: Stack) -> None:
     stack.serve()
     stack.sms(REQUESTER, "hello?")

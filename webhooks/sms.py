@@ -96,8 +96,9 @@ def inbound_sms() -> Response:
         )
 
     reply = rt.run(work)
-    for to, words in reply.relays:
-        rt.sender.relay(to, team_config.support_number, words, reply.request_id)
+    for to, parts in reply.relays:
+        assert reply.request_id is not None  # words are relayed only for a request
+        rt.sender.relay(to, team_config.support_number, parts, reply.request_id)
     return twiml(reply.text)
 
 
