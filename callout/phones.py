@@ -35,3 +35,12 @@ def maybe_e164(text: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str) -> str:
+    """Return a phone number with all but its country/area prefix and last two digits hidden."""
+    keep_head = 5 if len(number) >= 9 else 0
+    hidden = len(number) - keep_head - 2
+    if hidden <= 0:
+        return "•" * len(number)
+    return number[:keep_head] + "•" * hidden + number[-2:]

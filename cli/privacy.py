@@ -1,12 +1,13 @@
-"""The `privacy` commands: re-encrypt under a new data_key, and run the purge now."""
+"""The `privacy` commands: re-encrypt under a new data_key, run the purge now, check what is kept."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
-from callout import housekeeping, privacy
+from callout import audit, housekeeping, privacy
 from callout.crypto import InvalidKey, Vault, check_key
 from callout.db import transaction
 from callout.env import make_env
@@ -90,3 +91,38 @@ def purge(ctx: Context) -> None:
             deleted += privacy.record_deletions(session, now, claimed, failed)
         retrying += len(failed)
     click.echo(f"deleted {deleted} record(s) at the provider; {retrying} will be retried later.")
+
+
+@privacy_group.command("check")
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A log file to read too, for phone numbers in clear (repeatable; a .gz file is read as gzip).",
+)
+@pass_context
+def check(ctx: Context, logs: tuple[Path, ...]) -> None:
+    """Check the database (and logs) for phone numbers in clear and contact details kept too long.
+
+    Prints what was checked, what was found and a verdict; exits 1 when it found anything.
+    """
+    for path in logs:
+        if not path.is_file():
+            fail(f"--log {path}: no such file")
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            fail(f"--log {path}: cannot be read ({exc.strerror or type(exc).__name__})")
+    config = ctx.config
+    sessions = ctx.sessions()
+    now = datetime.now(UTC)
+    with sessions() as session:
+        database = audit.scan_database(session, now)
+        support, roster = audit.known_numbers(session)
+    scans = [audit.scan_log(path, support, roster) for path in logs]
+    where = sessions.kw["bind"].url.render_as_string(hide_password=True)
+    for line in audit.verdict(database, scans, where=where, now=now, purge_after=config.privacy.purge_after):
+        click.echo(line)
+    if audit.findings(database, scans):
+        raise SystemExit(1)

@@ -125,6 +125,19 @@ def test_it_sends_through_the_messaging_service_instead_of_from(mocked: response
     assert "From" not in fields
 
 
+def test_it_texts_a_requester_from_the_support_number_never_through_the_service_pool(
+    mocked: responses.RequestsMock,
+) -> None:
+    # Sticky Sender would map the requester's number to a pool number, kept for up to a year.
+    TwilioTransport(make_twilio_config(messaging_service_sid=SERVICE)).send_sms(
+        make_sms(to=REQUESTER, requester=True)
+    )
+
+    fields = posted(mocked)
+    assert fields["From"] == [SUPPORT] and "MessagingServiceSid" not in fields
+    assert fields["ContentRetention"] == ["discard"] and fields["AddressRetention"] == ["obfuscate"]
+
+
 @pytest.mark.parametrize(("validity", "sent"), [(600, "600"), (0, "1"), (100_000, "36000")])
 def test_it_keeps_the_validity_period_within_twilios_range(
     mocked: responses.RequestsMock, twilio: TwilioTransport, validity: int, sent: str

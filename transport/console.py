@@ -7,18 +7,12 @@ import re
 import threading
 from collections.abc import Callable
 
+from callout.phones import mask
 from callout.transport import Call, Sms
 
+__all__ = ["ConsoleTransport", "mask", "mask_numbers"]
+
 PHONE = re.compile(r"\+\d{8,15}")
-
-
-def mask(number: str) -> str:
-    """Return a phone number with all but its country/area prefix and last two digits hidden."""
-    keep_head = 5 if len(number) >= 9 else 0
-    hidden = len(number) - keep_head - 2
-    if hidden <= 0:
-        return "•" * len(number)
-    return number[:keep_head] + "•" * hidden + number[-2:]
 
 
 def mask_numbers(text: str) -> str:

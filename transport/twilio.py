@@ -140,9 +140,12 @@ class TwilioTransport:
     def send_sms(self, sms: Sms) -> str:
         """Hand one SMS to Twilio and return its sid; raise TransportError."""
         params: dict[str, Any] = {"to": sms.to, "body": sms.body}
-        if self._messaging_service_sid:
+        if self._messaging_service_sid and not sms.requester:
             params["messaging_service_sid"] = self._messaging_service_sid
         else:
+            # A requester's texts go from the support number itself, never through the service's sender
+            # pool: Sticky Sender would keep which pool number texted them, for a year. (They come back to
+            # the number they texted, too.)
             params["from_"] = sms.from_
         if sms.status_callback:
             params["status_callback"] = sms.status_callback
