@@ -14,9 +14,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from benchmarks import phases
+from benchmarks import calendar_feed, phases
 from benchmarks.phases import Options
 from benchmarks.report import (
+    CALENDAR,
     DEBRIEF,
     FIRST_PAGE,
     INBOUND,
@@ -46,6 +47,7 @@ PHASES: dict[str, tuple[Phase, tuple[str, ...]]] = {
     "steady": (phases.steady, (INBOUND, FIRST_PAGE)),
     "debrief": (phases.debrief, (SMALL_DEBRIEF, DEBRIEF)),
     "timeouts": (phases.timeouts, (LATENESS, MEMORY)),
+    "calendar": (calendar_feed.feed, (CALENDAR,)),
 }
 
 

@@ -16,7 +16,8 @@ SMALL_DEBRIEF = "small debrief: every page sent"
 DEBRIEF = "debrief: every page sent"
 LATENESS = "timeout lateness"
 MEMORY = "peak memory per process"
-LABELS = (INBOUND, FIRST_PAGE, SMALL_DEBRIEF, DEBRIEF, LATENESS, MEMORY)
+CALENDAR = "calendar feed, 50 members"
+LABELS = (INBOUND, FIRST_PAGE, SMALL_DEBRIEF, DEBRIEF, LATENESS, MEMORY, CALENDAR)
 
 
 @dataclass(frozen=True)

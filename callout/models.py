@@ -114,6 +114,28 @@ class Override(Base):
     )
 
     member: Mapped[Member] = relationship()
+    cover: Mapped[Request | None] = relationship()
+
+
+class CalendarToken(Base):
+    """A calendar feed token (a member's own feed, or the team's): its SHA-256 and a copy under data_key."""
+
+    __tablename__ = "calendar_tokens"
+    __table_args__ = (UniqueConstraint("team_id", "scope", name="uq_calendar_token_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    scope: Mapped[str] = mapped_column(String(32))  # "team" | "member:<id>"
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    # The fingerprint of the feed last served, and when it changed (the feed's Last-Modified).
+    content_hash: Mapped[str | None] = mapped_column(String(32), default=None)
+    changed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    team: Mapped[Team] = relationship()
+    member: Mapped[Member | None] = relationship()
 
 
 class Request(Base):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from itertools import pairwise
+from itertools import chain, pairwise
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -145,22 +145,24 @@ def team_shifts(session: Session, team: Team, start: datetime, end: datetime, no
         )
     )
     aways = [a for a in (away_of(m) for m in members if m.active) if a is not None]
+    # Availability by object identity: a 90-day feed asks it thousands of times, ORM attributes are slow.
+    rota = _Rota(peers, {id(m) for m in members if not m.active or m.opted_out})
     planned = _planner(session, team, peers, rotation.shift_of(team, now))
     shifts = []
     day = first
+    shift_ends = rotation.shift_start(team, first)
     while day <= last:
-        shift_begins = rotation.shift_start(team, day)
-        shift_ends = rotation.shift_start(team, day + timedelta(days=1))
-        order = planned(day)
+        shift_begins, shift_ends = shift_ends, rotation.shift_start(team, day + timedelta(days=1))
+        index = planned(day)
         mine = [o for o in overrides if o.starts_at < shift_ends and o.ends_at > shift_begins]
         away = [a for a in aways if _overlaps(a, shift_begins, shift_ends)]
-        stretches = _stretches(shift_begins, shift_ends, order, mine, away, zone)
+        stretches = _stretches(shift_begins, shift_ends, rota, index, mine, away, zone)
         shifts.append(
             Shift(
                 day=day,
                 start=shift_begins.astimezone(zone),
                 end=shift_ends.astimezone(zone),
-                scheduled=order[0] if order else None,
+                scheduled=peers[index] if peers else None,
                 stretches=stretches,
                 overrides=tuple(mine),
                 away=tuple(away),
@@ -195,22 +197,37 @@ def stretches_of(shifts: Iterable[Shift], member: Member, after: datetime | None
     return joined
 
 
-def _planner(
-    session: Session, team: Team, peers: Sequence[Member], today: date
-) -> Callable[[date], list[Member]]:
-    """Return a function giving the rotation order (scheduled primary first) of a shift day."""
+def _planner(session: Session, team: Team, peers: Sequence[Member], today: date) -> Callable[[date], int]:
+    """Return a function giving the index in peers of a shift day's scheduled primary."""
     if not peers:
-        return lambda day: []
+        return lambda day: 0
     if team.anchor_shift is None or team.anchor_member_id is None:
         anchor_day, anchor_index = today, 0  # what ensure_anchor would do: the first peer, from today
     else:
         anchor_day, anchor_index = team.anchor_shift, rotation.anchor_index(session, team, peers)
+    return lambda day: (anchor_index + (day - anchor_day).days) % len(peers)
 
-    def plan(day: date) -> list[Member]:
-        index = (anchor_index + (day - anchor_day).days) % len(peers)
-        return [*peers[index:], *peers[:index]]
 
-    return plan
+@dataclass(frozen=True)
+class _Rota:
+    """The peers in rotation order, and which members can never be paged (inactive, opted out)."""
+
+    peers: Sequence[Member]
+    never: set[int]  # id() of the member objects
+
+    def first_available(
+        self, planned: Member | None, index: int, at: datetime, away: dict[int, Away]
+    ) -> Member | None:
+        """Return planned if available at at, else the first available peer in order from index."""
+        n = len(self.peers)
+        for member in chain(
+            (planned,) if planned is not None else (), (self.peers[(index + k) % n] for k in range(n))
+        ):
+            key = id(member)
+            period = away.get(key)
+            if key not in self.never and not (period is not None and period.covers(at)):
+                return member
+        return None
 
 
 def _overlaps(away: Away, start: datetime, end: datetime) -> bool:
@@ -221,7 +238,8 @@ def _overlaps(away: Away, start: datetime, end: datetime) -> bool:
 def _stretches(
     start: datetime,
     end: datetime,
-    order: Sequence[Member],
+    rota: _Rota,
+    index: int,
     overrides: Sequence[Override],
     away: Sequence[Away],
     zone: ZoneInfo,
@@ -233,14 +251,13 @@ def _stretches(
     for period in away:
         cuts |= {t for t in (period.start, period.end) if t is not None}
     edges = sorted(t for t in cuts if start <= t <= end)
-    away_ids = {period.member.id: period for period in away}
+    away_ids = {id(period.member): period for period in away}
+    scheduled = rota.peers[index] if rota.peers else None
     stretches: list[Stretch] = []
     for begins, ends in pairwise(edges):
         override = next((o for o in overrides if o.starts_at <= begins < o.ends_at), None)
-        planned = override.member if override is not None else (order[0] if order else None)
-        paging = [planned] if planned is not None else []
-        paging += [m for m in order if planned is None or m.id != planned.id]
-        primary = next((m for m in paging if _available(m, begins, away_ids)), None)
+        planned = override.member if override is not None else scheduled
+        primary = rota.first_available(planned, index, begins, away_ids)
         why = _why(primary, planned, override)
         stretch = Stretch(
             begins.astimezone(zone),
@@ -260,17 +277,11 @@ def _stretches(
     return tuple(stretches)
 
 
-def _available(member: Member, at: datetime, away: dict[int, Away]) -> bool:
-    """Tell whether member can be paged at at (active, not opted out, not away)."""
-    period = away.get(member.id)
-    return member.active and not member.opted_out and not (period is not None and period.covers(at))
-
-
 def _why(primary: Member | None, planned: Member | None, override: Override | None) -> Why:
     """Say why primary is primary."""
     if primary is None:
         return Why.GAP
-    if planned is not None and primary.id == planned.id:
+    if primary is planned:
         if override is None:
             return Why.ROTATION
         return Why.COVER if override.cover_id is not None else Why.OVERRIDE

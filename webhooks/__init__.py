@@ -6,7 +6,7 @@ from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter
 
 from callout.runtime import Runtime
-from webhooks import api, errors, health, sms, voice
+from webhooks import api, calendar, errors, health, sms, voice
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
@@ -31,7 +31,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Return every part of the web app: each surface is one blueprint, and a new one joins here."""
-    return (sms.bp, voice.bp, api.bp, health.bp)
+    return (sms.bp, voice.bp, api.bp, health.bp, calendar.bp)
 
 
 class DatabaseId(IntegerConverter):
