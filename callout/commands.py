@@ -57,7 +57,7 @@ def parse(text: str) -> Command:
     if head == "TALK":
         return Command("talk")
     if head == "AWAY":
-        return Command("away", args=tuple(rest[:1]))
+        return Command("away", args=tuple(rest))  # "AWAY 2 weeks": the whole length
     if head in ("PAGE", "DEBRIEF"):
         skill = None
         if head == "DEBRIEF" and rest and rest[0].startswith("#") and len(rest[0]) > 1:

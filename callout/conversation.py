@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import commands, debrief, escalation, messages, privacy, requests, rotation
-from callout.config import ConfigError, parse_duration
+from callout import away, commands, debrief, escalation, messages, privacy, requests, rotation
 from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
@@ -20,8 +19,7 @@ from callout.outbox import notify
 
 log = logging.getLogger(__name__)
 
-FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
-MAX_AWAY = timedelta(days=365)
+FOREVER = away.UNTIL_BACK  # the away_until of an AWAY until BACK (callout.away reads it)
 
 
 @dataclass
@@ -243,35 +241,28 @@ def _who(session: Session, env: Env, now: datetime, member: Member, command: com
 
 
 def _away(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
-    if member.role != "peer":
-        return messages.peers_only()
+    if member.role not in away.AWAY_ROLES:
+        return messages.away_roles_only()
+    length = None
     if command.args:
         try:
-            length = parse_duration(command.args[0].lower(), "AWAY")
-        except ConfigError:
-            return messages.away_usage()
-        if length <= timedelta(0) or length > MAX_AWAY:
-            return messages.away_usage()
-        member.away_until, member.away_since = now + length, _away_since(member, now)
-        log.info("%s is away until %s", member.name, member.away_until.isoformat())
-        return messages.away(messages.local_date(member.away_until, member.team.timezone))
-    member.away_until, member.away_since = FOREVER, _away_since(member, now)
-    log.info("%s is away until BACK", member.name)
-    return messages.away(None)
-
-
-def _away_since(member: Member, now: datetime) -> datetime:
-    """Return when the member's AWAY began: an AWAY texted while away lengthens the one running."""
-    running = member.away_until is not None and member.away_until > now
-    return member.away_since if running and member.away_since is not None else now
+            length = away.parse_length(" ".join(command.args))
+        except away.UnreadableLength as exc:
+            return messages.away_usage(exc.reason, exc.bare_number)
+    period = away.go_away(member, now, length)
+    if period.end is None:
+        log.info("%s is away until BACK", member.name)
+        return messages.away(None)
+    log.info("%s is away until %s", member.name, period.end.isoformat())
+    return messages.away(messages.local_day(period.end, member.team.timezone, now))
 
 
 def _back(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
-    if member.role != "peer":
-        return messages.peers_only()
-    member.away_until = member.away_since = None
+    if member.role not in away.AWAY_ROLES:
+        return messages.away_roles_only()
+    was_away = away.come_back(member, now)
     log.info("%s is back", member.name)
-    return messages.back()
+    return messages.back(was_away)
 
 
 def _talk(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
@@ -324,7 +315,7 @@ def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, 
     member.opted_out = opted_out
     log.warning("%s opted %s of texts", member.name, "out" if member.opted_out else "back in")
     if member.opted_out:
-        for director in rotation.fallback_members(session, team, "director"):
+        for director in rotation.directors_to_tell(session, team, now):
             if director.id != member.id:
                 notify(session, env, now, director, messages.opted_out(member.name))
 

@@ -95,7 +95,7 @@ def _candidates(session: Session, env: Env, now: datetime, request: Request, sta
     team = request.team
     if stage == "fallback":
         roles = env.team(team).escalation.fallback
-        return [m for role in roles for m in rotation.fallback_members(session, team, role)]
+        return [m for role in roles for m in rotation.fallback_members(session, team, role, now)]
     peers = rotation.availability_list(session, team, now)
     if stage == "skill" and request.skill:
         return [peer for peer in peers if has_skill(peer, request.skill)]
@@ -159,13 +159,9 @@ def _page_stages(session: Session, env: Env, now: datetime, request: Request) ->
     return paged
 
 
-def _directors(session: Session, request: Request) -> list[Member]:
-    """Return the team's directors, but not the initiator (who hears it anyway)."""
-    return [
-        m
-        for m in rotation.fallback_members(session, request.team, "director")
-        if m.id != request.initiator_id
-    ]
+def _directors(session: Session, request: Request, now: datetime) -> list[Member]:
+    """Return the directors to tell (see `rotation.directors_to_tell`), but not the initiator."""
+    return [m for m in rotation.directors_to_tell(session, request.team, now) if m.id != request.initiator_id]
 
 
 def _tell(session: Session, env: Env, now: datetime, request: Request, text: str, director: bool) -> None:
@@ -173,7 +169,7 @@ def _tell(session: Session, env: Env, now: datetime, request: Request, text: str
     if request.initiator is not None:
         notify(session, env, now, request.initiator, text, request)
     if director:
-        for member in _directors(session, request):
+        for member in _directors(session, request, now):
             notify(session, env, now, member, text, request)
 
 
@@ -183,7 +179,7 @@ def start(session: Session, env: Env, now: datetime, request: Request) -> None:
     by = request.initiator.name if request.initiator is not None else "dispatch (API)"
     note = requests.note_of(env, request) or "no note"
     text = messages.debrief_started(request.code, by, request.skill, len(request.pages), note)
-    for director in _directors(session, request):
+    for director in _directors(session, request, now):
         notify(session, env, now, director, text, request)
     log.info("debrief %s started: %d paged", request.code, len(request.pages))
 
@@ -228,7 +224,7 @@ def finish(session: Session, env: Env, now: datetime, member: Member, request: R
     if not _close(session, env, now, request, "done"):
         return messages.debrief_over(request.code)
     text = messages.debrief_closed(tally_text(request))
-    for director in _directors(session, request):
+    for director in _directors(session, request, now):
         if director.id != member.id:
             notify(session, env, now, director, text, request)
     return text

@@ -189,7 +189,7 @@ def oncall(session: Session, env: Env, now: datetime, team: Team) -> dict[str, A
     fallback = [
         {"name": member.name, "role": role}
         for role in policy.fallback
-        for member in rotation.fallback_members(session, team, role)
+        for member in rotation.fallback_members(session, team, role, now)
     ]
     return {
         "team": team.slug,

@@ -92,7 +92,7 @@ def next_targets(
     team_config = env.team(request.team)
     policy = team_config.escalation
     peers = rotation.availability_list(session, request.team, now)
-    fallback = rotation.fallback_by_role(session, request.team, policy.fallback)
+    fallback = rotation.fallback_by_role(session, request.team, policy.fallback, now)
     everyone = [*peers, *(m for ms in fallback.values() for m in ms)]
     excluded = _excluded(env, request, everyone)
     peer_pages = {page.member_id for page in request.pages if page.tier == "peer"}
@@ -157,7 +157,7 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
-    directors = rotation.fallback_members(session, request.team, "director")
+    directors = rotation.directors_to_tell(session, request.team, now)
     requests.tell_requester(session, env, now, request, messages.requester_exhausted(bool(directors)))
     alert = messages.exhausted_alert(request.code, request.kind, len(request.pages))
     for director in directors:
@@ -302,7 +302,7 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
     log.info("request %s released by %s", request.code, member.name)
     advance(session, env, now, request, expected_step=request.step)
     if request.status == "exhausted":  # nobody was left to page: say so, and who was told
-        directors = rotation.fallback_members(session, request.team, "director")
+        directors = rotation.directors_to_tell(session, request.team, now)
         alerted = any(director.id != member.id for director in directors)
         return messages.released_nobody_left(request.code, alerted)
     return messages.released(request.code)

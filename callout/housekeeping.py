@@ -99,20 +99,43 @@ def handoff_notices(session: Session, env: Env, now: datetime) -> int:
 
 
 def coverage_warnings(session: Session, env: Env, now: datetime) -> int:
-    """Tell the director, once per gap, of coming shifts with no available peer (looked at every 10 min)."""
-    warned = 0
+    """Tell the director of coming shifts with nobody available (checked every 10 min); return new gaps.
+
+    Each gap (a shift and the roles it lacks) is told once. When a check finds one not told yet, the
+    director gets one text naming every gap, the running shift first and marked NOW.
+    """
     window = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0)
     if not claim_run(session, now, "coverage-scan", window.isoformat()):
         return 0
+    warned = 0
     for team in session.scalars(select(Team)).all():
-        for start, _end in rotation.coverage_gaps(session, team, now, COVERAGE_DAYS):
-            if not claim_run(session, now, f"coverage:{team.slug}", start.isoformat()):
-                continue
-            text = messages.coverage_gap(team.name, messages.local(start, team.timezone))
-            for director in rotation.fallback_members(session, team, "director"):
-                notify(session, env, now, director, text)
-            log.warning("coverage: no peer for %s from %s", team.slug, start.isoformat())
-            warned += 1
+        team_config = env.configured(team)
+        if team_config is None:
+            continue
+        gaps = rotation.uncovered(session, team, now, COVERAGE_DAYS, team_config.escalation.fallback)
+        new = [
+            gap
+            for gap in gaps
+            if claim_run(
+                session, now, f"coverage:{team.slug}", f"{gap.start.isoformat()} {'+'.join(gap.missing)}"
+            )
+        ]
+        if not new:
+            continue
+        zone = team.timezone
+        listed = [
+            (
+                None if gap.start <= now else messages.local(gap.start, zone),
+                messages.local(gap.end, zone),
+                gap.missing,
+            )
+            for gap in gaps
+        ]
+        text = messages.coverage_gaps(team.name, listed)
+        for director in rotation.directors_to_tell(session, team, now):
+            notify(session, env, now, director, text)
+        log.warning("coverage: %s has %d shift(s) without cover, %d new", team.slug, len(gaps), len(new))
+        warned += len(new)
     return warned
 
 

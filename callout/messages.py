@@ -21,9 +21,11 @@ def local(at: datetime, zone: str) -> str:
     return at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
 
 
-def local_date(at: datetime, zone: str) -> str:
-    """Return a short local date and time such as "Tue 10 Mar 07:00"."""
-    return at.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M")
+def local_day(at: datetime, zone: str, now: datetime) -> str:
+    """Return a day and time in zone such as "Tue 24 Mar 10:00 CDT" (with the year when it is not now's)."""
+    local = at.astimezone(ZoneInfo(zone))
+    year = f" {local.year}" if local.year != now.astimezone(ZoneInfo(zone)).year else ""
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}{year} {local.strftime('%H:%M %Z')}"
 
 
 def requester_ack(team: str) -> str:
@@ -148,9 +150,14 @@ def holding_nothing() -> str:
     return "You hold no open request."
 
 
-def away_usage() -> str:
-    """Explain AWAY after a length it could not read or that is out of range."""
-    return "AWAY takes a length from 1m to 365d, such as 12h or 3d, or nothing to stay away until BACK."
+def away_usage(reason: str, bare_number: str | None = None) -> str:
+    """Refuse an AWAY length that cannot be read (never guessed), with examples: nothing changed."""
+    n = bare_number
+    problem = f"AWAY {n} what? Say AWAY {n}h, {n}d or {n}w." if n is not None else f"{reason}."
+    return (
+        f"Nothing changed: {problem} AWAY takes a length from 1m to 365d, such as 90m, 6h, 3d or 2 weeks, "
+        "or none to stay off until you text BACK."
+    )
 
 
 def no_open_page() -> str:
@@ -225,18 +232,22 @@ def reminder(code: str) -> str:
 
 
 def away(until: str | None) -> str:
-    """Confirm AWAY."""
-    return f"You're off the on-call list {'until ' + until if until else 'until you text BACK'}."
+    """Confirm AWAY: until when (a day and time), or until BACK."""
+    if until is None:
+        return "You're off the on-call list until you text BACK."
+    return f"You're off the on-call list until {until}. Text BACK to return sooner."
 
 
-def back() -> str:
+def back(was_away: bool = True) -> str:
     """Confirm BACK."""
+    if not was_away:
+        return "You weren't away: you're on the on-call list."
     return "Welcome back: you're on the on-call list again."
 
 
-def peers_only() -> str:
-    """Refuse AWAY/BACK from a non-peer."""
-    return "AWAY and BACK are for peers on the rotation."
+def away_roles_only() -> str:
+    """Refuse AWAY/BACK from a member who is never paged in turn (dispatch)."""
+    return "AWAY and BACK are for peers, the psychologist and the director: the people who are paged."
 
 
 def who(now_names: Sequence[str], shift_end: str, next_name: str | None) -> str:
@@ -256,9 +267,23 @@ def handoff(team: str, until: str) -> str:
     return f"{team}: your on-call shift started; you're first to be paged until {until}."
 
 
-def coverage_gap(team: str, start: str) -> str:
-    """Warn the director that a coming shift has no available peer."""
-    return f"{team}: no peer is available for the shift starting {start}. Please arrange cover."
+def nobody_in(roles: Sequence[str]) -> str:
+    """Say which roles have nobody available: "no peer", "no peer or psychologist"."""
+    names = list(roles)
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"no {listed} available"
+
+
+def coverage_gaps(team: str, gaps: Sequence[tuple[str | None, str, Sequence[str]]]) -> str:
+    """Warn the director, in one text, of the shifts with nobody available in some roles.
+
+    Each gap is (start, end, roles) as local times; start None is the shift running now, listed first.
+    """
+    parts = [
+        f"{'NOW to ' + end if start is None else start + ' to ' + end}: {nobody_in(roles)}."
+        for start, end, roles in gaps
+    ]
+    return f"{team}: please arrange cover. " + " ".join(parts)
 
 
 def opted_out(name: str) -> str:
@@ -269,7 +294,7 @@ def opted_out(name: str) -> str:
 def help_text(role: str) -> str:
     """List the commands a member may use."""
     lines = ["1/2 [CODE] accept/pass", "DONE CODE [area] [OT]", "RELEASE CODE", "WHO", "TALK"]
-    if role == "peer":
+    if role in ("peer", "psychologist", "director"):
         lines.insert(3, "AWAY [2d]/BACK")
     if role in ("dispatch", "director"):
         lines += ["PAGE note", "DEBRIEF [#skill] note"]

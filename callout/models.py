@@ -89,6 +89,7 @@ class Member(Base):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # AWAY: until away_until (year 9999: until BACK); read it through callout.away, never alone.
     away_until: Mapped[datetime | None] = mapped_column(default=None)
     # When the AWAY running now was texted (its start, shown on the calendar); None when not away.
     away_since: Mapped[datetime | None] = mapped_column(default=None)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callout import away
 from callout.config import TeamConfig
 from callout.models import Member, Override, Team
 
@@ -103,13 +104,35 @@ def rotation_peers(session: Session, team: Team) -> list[Member]:
     return list(session.scalars(query))
 
 
-def fallback_members(session: Session, team: Team, role: str) -> list[Member]:
-    """Return the active, not opted-out members of role in position order."""
-    return fallback_by_role(session, team, (role,))[role]
+def fallback_members(session: Session, team: Team, role: str, at: datetime) -> list[Member]:
+    """Return the members of role who can be paged at at (active, not opted out, not away), in order."""
+    return fallback_by_role(session, team, (role,), at)[role]
 
 
-def fallback_by_role(session: Session, team: Team, roles: Sequence[str]) -> dict[str, list[Member]]:
-    """Return the active, not opted-out members of each role in position order (in one query)."""
+def fallback_by_role(
+    session: Session, team: Team, roles: Sequence[str], at: datetime
+) -> dict[str, list[Member]]:
+    """Return the members of each role who can be paged at at, in position order (in one query)."""
+    by_role: dict[str, list[Member]] = {role: [] for role in roles}
+    for member in _reachable(session, team, roles):
+        if not away.is_away(member, _aware(at)):
+            by_role[member.role].append(member)
+    return by_role
+
+
+def directors_to_tell(session: Session, team: Team, at: datetime) -> list[Member]:
+    """Return the directors an alert or warning goes to: those not away at at, else every reachable one.
+
+    A director who is away is not paged, but when every director is away an alert still reaches them:
+    that nobody was reached, or that a shift has no cover, must be known by someone.
+    """
+    directors = list(_reachable(session, team, ("director",)))
+    present = [m for m in directors if not away.is_away(m, _aware(at))]
+    return present or directors
+
+
+def _reachable(session: Session, team: Team, roles: Sequence[str]) -> Sequence[Member]:
+    """Return the active, not opted-out members of roles, in position order."""
     query = (
         select(Member)
         .where(
@@ -120,16 +143,12 @@ def fallback_by_role(session: Session, team: Team, roles: Sequence[str]) -> dict
         )
         .order_by(Member.position, Member.id)
     )
-    by_role: dict[str, list[Member]] = {role: [] for role in roles}
-    for member in session.scalars(query):
-        by_role[member.role].append(member)
-    return by_role
+    return session.scalars(query).all()
 
 
 def is_available(member: Member, at: datetime) -> bool:
     """Tell whether member can be paged at: active, not opted out and not away."""
-    away = member.away_until is not None and member.away_until > _aware(at)
-    return member.active and not member.opted_out and not away
+    return member.active and not member.opted_out and not away.is_away(member, _aware(at))
 
 
 def ensure_anchor(session: Session, team: Team, now: datetime) -> None:
@@ -277,22 +296,44 @@ def availability_list(session: Session, team: Team, at: datetime) -> list[Member
     return [peer for peer in paging_order(session, team, at) if is_available(peer, at)]
 
 
-def coverage_gaps(session: Session, team: Team, now: datetime, days: int) -> list[Window]:
-    """Return the current and next days shifts that start with no available peer.
+@dataclass(frozen=True)
+class Gap:
+    """A shift that starts with nobody reachable in some roles ("peer" first, then fallback roles)."""
 
-    A shift is checked at its start (the current one: at now). Someone whose AWAY ends later in
-    the shift does not cover it: the hours before are uncovered and the director should know.
-    AWAY only ever ends, so a peer available at the start is available for the whole shift.
+    start: datetime
+    end: datetime
+    missing: tuple[str, ...]
+
+
+def coverage_gaps(session: Session, team: Team, now: datetime, days: int) -> list[Window]:
+    """Return the current and next days shifts that start with no available peer (see `uncovered`)."""
+    return [(gap.start, gap.end) for gap in uncovered(session, team, now, days, fallback=())]
+
+
+def uncovered(session: Session, team: Team, now: datetime, days: int, fallback: Sequence[str]) -> list[Gap]:
+    """Return the current and next days shifts that start with no available peer, or nobody in a role.
+
+    fallback names the roles paged after the peers: a role with nobody reachable is a gap too. A shift
+    is checked at its start (the current one: at now). Someone whose AWAY ends later in the shift does
+    not cover it: the hours before are uncovered and the director should know. An AWAY that exists now
+    only ever ends, so whoever is available at a shift's start is available for the whole shift.
     """
     now = _aware(now)
     peers = rotation_peers(session, team)
-    gaps: list[Window] = []
+    roles = [role for role in dict.fromkeys(fallback) if role != "peer"]
+    others = _reachable(session, team, roles)
+    gaps: list[Gap] = []
     shift = shift_of(team, now)
     for offset in range(days + 1):
         start = shift_start(team, shift + timedelta(days=offset))
         end = shift_start(team, shift + timedelta(days=offset + 1))
-        if not any(is_available(peer, max(start, now)) for peer in peers):
-            gaps.append((start, end))
+        at = max(start, now)
+        missing = [] if any(is_available(peer, at) for peer in peers) else ["peer"]
+        missing += [
+            role for role in roles if not any(m.role == role and not away.is_away(m, at) for m in others)
+        ]
+        if missing:
+            gaps.append(Gap(start, end, tuple(missing)))
     return gaps
 
 

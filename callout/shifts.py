@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callout import rotation
+from callout.away import end_of
 from callout.models import Member, Override, Team
 
-UNTIL_BACK_YEAR = 9999  # AWAY with no duration lasts until BACK (conversation.FOREVER)
 HORIZON = timedelta(days=90)  # how far ahead feeds and SHIFTS look
 
 
@@ -118,8 +118,7 @@ def away_of(member: Member) -> Away | None:
     """Return the member's AWAY period, or None when they are not away."""
     if member.away_until is None:
         return None
-    end = None if member.away_until.year >= UNTIL_BACK_YEAR else member.away_until
-    return Away(member, member.away_since, end)
+    return Away(member, member.away_since, end_of(member.away_until))
 
 
 def team_shifts(session: Session, team: Team, start: datetime, end: datetime, now: datetime) -> list[Shift]:

@@ -81,7 +81,7 @@ def hunt_list(session: Session, env: Env, now: datetime, team: Team, caller: str
     """Return whom a call rings, in order: the peers an SMS request pages, then the fallback roles."""
     policy = env.team(team).escalation
     peers = [m for m in rotation.availability_list(session, team, now) if m.phone != caller]
-    fallback = [m for role in policy.fallback for m in rotation.fallback_members(session, team, role)]
+    fallback = [m for role in policy.fallback for m in rotation.fallback_members(session, team, role, now)]
     order: list[Member] = []
     for member in [*peers[: policy.peers], *fallback]:
         if member.phone != caller and all(m.id != member.id for m in order):

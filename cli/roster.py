@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session
 
-from callout import rotation
+from callout import away, messages, rotation
 from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
 from callout.models import Member, Team
@@ -86,8 +86,9 @@ def _status(team: Team, member: Member, at: datetime) -> str:
         return "inactive"
     if member.opted_out:
         return "opted out of texts"
-    if member.away_until is not None and member.away_until > at:
-        return f"away until {_local(team, member.away_until)}"
+    period = away.away_period(member, at)
+    if period is not None:
+        return "away until BACK" if period.end is None else f"away until {_local(team, period.end)}"
     return ""
 
 
@@ -181,7 +182,7 @@ def oncall(click_ctx: click.Context, slug: str | None, at_text: str | None, chec
             team = _row(session, team_config)
             rotation.ensure_anchor(session, team, now)
             if check:
-                gaps += _show_gaps(session, team, now, days)
+                gaps += _show_gaps(session, team, team_config, now, days)
             else:
                 _show_oncall(session, team, team_config, at)
     if gaps:
@@ -210,19 +211,26 @@ def _show_oncall(session: Session, team: Team, team_config: TeamConfig, at: date
             click.echo(f"  skipped: {member.name}, {_status(team, member, at)}")
     click.echo("fallback:")
     for role in team_config.escalation.fallback:
-        names = ", ".join(f"{m.name}  {m.phone}" for m in rotation.fallback_members(session, team, role))
+        names = ", ".join(f"{m.name}  {m.phone}" for m in rotation.fallback_members(session, team, role, at))
         click.echo(f"  {role}: {names or 'nobody'}")
+        for member in team.members:
+            if member.role == role and member.active and not rotation.is_available(member, at):
+                click.echo(f"    skipped: {member.name}, {_status(team, member, at)}")
 
 
-def _show_gaps(session: Session, team: Team, now: datetime, days: int) -> int:
-    """Print the coming shifts of team with no available peer; return how many."""
-    gaps = rotation.coverage_gaps(session, team, now, days)
+def _show_gaps(session: Session, team: Team, team_config: TeamConfig, now: datetime, days: int) -> int:
+    """Print the coming shifts of team with nobody available in a role; return how many."""
+    roles = team_config.escalation.fallback
+    gaps = rotation.uncovered(session, team, now, days, roles)
     if not gaps:
-        click.echo(f"{team.slug}: every shift in the next {days} days has an available peer")
+        also = f" and someone in every fallback role ({', '.join(roles)})" if roles else ""
+        click.echo(f"{team.slug}: every shift in the next {days} days has an available peer{also}")
         return 0
-    click.echo(f"{team.slug}: {len(gaps)} coming shift{'s' * (len(gaps) != 1)} with no available peer:")
-    for start, end in gaps:
-        click.echo(f"  {_local(team, start)} to {_local(team, end)}")
+    click.echo(f"{team.slug}: {len(gaps)} coming shift{'s' * (len(gaps) != 1)} without cover:")
+    for gap in gaps:
+        now_mark = "NOW: " if gap.start <= now else ""
+        what = messages.nobody_in(gap.missing)
+        click.echo(f"  {now_mark}{_local(team, gap.start)} to {_local(team, gap.end)}: {what}")
     return len(gaps)
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from callout.away import UNTIL_BACK
 from callout.models import Member, Override
 from cli import cli
 from tests.conftest import NOW
@@ -176,6 +177,27 @@ def test_it_shows_who_is_on_call_in_paging_order(run: Run, tmp_path: Path) -> No
     assert "1. Sgt. Lee Park" in ok(run("oncall", "--at", "2026-03-11T12:00:00Z"))
 
 
+def test_it_shows_an_away_until_back_as_such_and_the_away_fallback_as_skipped(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    with sessions.begin() as session:
+        for name in ("Sgt. Lee Park", "Dr. Ana Cruz"):
+            member = session.scalars(select(Member).where(Member.name == name)).one()
+            member.away_since, member.away_until = NOW, UNTIL_BACK  # AWAY without a length
+    output = ok(run("oncall"))
+    assert "skipped: Sgt. Lee Park, away until BACK" in output
+    assert "psychologist: nobody" in output and "skipped: Dr. Ana Cruz, away until BACK" in output
+    listing = ok(run("roster", "list"))
+    assert "away until BACK" in next(line for line in listing.splitlines() if "Lee" in line)
+    assert "9998" not in output + listing and "9999" not in output + listing
+    gaps = run("oncall", "--check", "--days", "1")
+    assert gaps.exit_code == 1
+    assert (
+        "NOW: Tue 2026-03-10 07:00 CDT to Wed 2026-03-11 07:00 CDT: no psychologist available" in gaps.output
+    )
+
+
 def test_it_rejects_a_bad_moment_in_one_line(run: Run) -> None:
     errors = failed(run("oncall", "--at", "tomorrow"))
     assert errors.strip() == (
@@ -193,8 +215,8 @@ def test_it_checks_coming_shifts_for_gaps(run: Run, tmp_path: Path, sessions: se
             member.away_until = NOW.replace(day=11, hour=20)  # Wed 15:00 CDT
     result = run("oncall", "--check", "--days", "3")
     assert result.exit_code == 1
-    assert "odessa: 2 coming shifts with no available peer" in result.output
-    assert "Wed 2026-03-11 07:00 CDT to Thu 2026-03-12 07:00 CDT" in result.output
+    assert "odessa: 2 coming shifts without cover" in result.output
+    assert "Wed 2026-03-11 07:00 CDT to Thu 2026-03-12 07:00 CDT: no peer available" in result.output
 
 
 def test_it_adds_lists_and_removes_overrides(

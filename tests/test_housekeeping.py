@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callout.away import UNTIL_BACK
 from callout.config import Config
 from callout.env import make_env
 from callout.housekeeping import claim_run, coverage_warnings
@@ -35,11 +36,42 @@ def test_the_director_is_told_once_of_a_coming_shift_with_nobody_available(
     assert again == 0
     notices = session.scalars(select(Outbox).where(Outbox.purpose == "notice")).all()
     assert notices and all(env.vault.decrypt(n.to_enc or "") == director.phone for n in notices)
-    assert "no peer is available" in (env.vault.decrypt(notices[0].body_enc or "") or "")
+    assert "no peer or psychologist available" in (env.vault.decrypt(notices[0].body_enc or "") or "")
 
 
 def test_no_warning_when_a_peer_covers_every_shift(session: Session, team: Team, config: Config) -> None:
     make_member(session, team, "Rivera")
+    make_member(session, team, "Dr. Patel", role="psychologist")  # every fallback role is covered too
     make_member(session, team, "Lt. Nguyen", role="director")
     session.commit()
     assert coverage_warnings(session, make_env(config), NOW) == 0
+
+
+def test_the_coverage_warning_is_one_text_with_the_running_shift_first_marked_now(
+    session: Session, team: Team, config: Config
+) -> None:
+    env = make_env(config)
+    make_member(session, team, "Rivera", away_until=NOW + timedelta(days=30))
+    psych = make_member(session, team, "Dr. Patel", role="psychologist")
+    director = make_member(session, team, "Lt. Nguyen", role="director")
+    session.commit()
+    assert coverage_warnings(session, env, NOW) == 3  # the running shift and the next two
+    [notice] = session.scalars(select(Outbox).where(Outbox.purpose == "notice")).all()
+    body = env.vault.decrypt(notice.body_enc or "") or ""
+    assert env.vault.decrypt(notice.to_enc or "") == director.phone
+    assert body.startswith(
+        "Odessa PD Peer Support: please arrange cover. NOW to Wed 07:00: no peer available."
+    )
+    assert body.index("NOW") < body.index("Wed 07:00 to Thu 07:00") < body.index("Thu 07:00 to Fri 07:00")
+    assert body.count("NOW") == 1 and len(body) <= 320
+    # A new gap (the psychologist goes away too): again one text, with every gap as it now stands.
+    psych.away_since, psych.away_until = NOW, UNTIL_BACK
+    session.commit()
+    later = NOW + timedelta(minutes=10)
+    assert coverage_warnings(session, env, later) == 3
+    notices = session.scalars(select(Outbox).where(Outbox.purpose == "notice").order_by(Outbox.id)).all()
+    assert len(notices) == 2
+    assert "NOW to Wed 07:00: no peer or psychologist available." in (
+        env.vault.decrypt(notices[1].body_enc or "") or ""
+    )
+    assert coverage_warnings(session, env, later + timedelta(minutes=10)) == 0

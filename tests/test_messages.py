@@ -40,9 +40,19 @@ def test_operational_texts_fit_one_gsm_segment(text: str) -> None:
     [
         messages.requester_exhausted(director_alerted=True),
         messages.requester_exhausted(director_alerted=False),
+        messages.away("Tue 24 Mar 10:00 CDT"),
+        messages.away(None),
+        messages.away_usage('can\'t read "soon" as a length'),
+        messages.away_usage('"2" has no unit', bare_number="2"),
+        messages.away_roles_only(),
+        messages.back(was_away=False),
+        messages.coverage_gaps(
+            "Odessa PD Peer Support",
+            [(None, "Wed 07:00", ["peer"]), ("Wed 07:00", "Thu 07:00", ["peer", "psychologist", "director"])],
+        ),
     ],
 )
-def test_texts_to_requesters_are_plain_gsm7(text: str) -> None:
+def test_texts_are_plain_gsm7(text: str) -> None:
     assert set(text) <= GSM7, text
 
 

@@ -330,13 +330,13 @@ def test_it_lists_available_peers_in_rotation_order_without_the_away_ones(
     check()
 
 
-def test_it_lists_fallback_members_of_a_role_in_order(session: Session, team: Team) -> None:
+def test_it_lists_fallback_members_of_a_role_in_order(session: Session, team: Team, now: datetime) -> None:
     first = make_member(session, team, "Dr. One", role="psychologist")
     make_member(session, team, "Dr. Gone", role="psychologist", active=False)
     make_member(session, team, "Dr. Opted", role="psychologist", opted_out=True)
     second = make_member(session, team, "Dr. Two", role="psychologist")
     make_member(session, team, "Director", role="director")
-    assert rotation.fallback_members(session, team, "psychologist") == [first, second]
+    assert rotation.fallback_members(session, team, "psychologist", now) == [first, second]
 
 
 # --- coverage and handoff -----------------------------------------------------------------------
