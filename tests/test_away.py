@@ -1,4 +1,4 @@
-"""AWAY and BACK: lengths read as SPEC's table says (never guessed), the end named, every role that is paged."""
+"""AWAY and BACK: lengths read as SPEC says (never guessed), the end named, every role that is paged."""
 
 from __future__ import annotations
 
