@@ -309,14 +309,20 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
 
 
 def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
-    """Advance every open request whose step deadline has passed; return how many advanced."""
+    """Advance the open requests whose step deadline has passed, up to limit; return how many were due.
+
+    Each due request is claimed with its row lock, skipping those another process holds (SKIP LOCKED on
+    PostgreSQL): two schedulers share the due requests instead of queueing behind each other's locks, and
+    the caller commits small groups, so every page goes out as its group commits. A request that fails
+    is logged and counted; it stays due for the next call.
+    """
     due = session.execute(
         select(Request.id, Request.step)
         .where(Request.status == "open", Request.step_deadline <= now, Request.kind != "debrief")
-        .order_by(Request.step_deadline)
+        .order_by(Request.step_deadline, Request.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
-    advanced = 0
     for request_id, step in due:
         request = session.get(Request, request_id)
         if request is None:
@@ -325,8 +331,8 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
             with session.begin_nested():  # one request that fails must not hold up the others
                 if env.configured(request.team) is None:
                     _orphaned(session, env, now, request, step)
-                elif advance(session, env, now, request, expected_step=step):
-                    advanced += 1
+                else:
+                    advance(session, env, now, request, expected_step=step)
         except Exception as exc:
             log.error(
                 "request %s: step %d could not be fired, retried next tick: %s",
@@ -334,7 +340,7 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
                 step,
                 described(exc),
             )
-    return advanced
+    return len(due)
 
 
 def _orphaned(session: Session, env: Env, now: datetime, request: Request, step: int) -> None:
@@ -352,13 +358,20 @@ def _orphaned(session: Session, env: Env, now: datetime, request: Request, step:
 
 
 def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
-    """Phone every paged member who has not answered by SMS after call_after; each page once."""
+    """Phone the paged members who have not answered by SMS after call_after, up to limit; each page once.
+
+    Returns how many calls were due. Like a step, a call is claimed by its request's row lock, skipping
+    the requests another process holds: locking the page first would deadlock with a scheduler that
+    holds the request and times the page out.
+    """
     due = session.scalars(
         select(Page.id)
+        .join(Request, Request.id == Page.request_id)
         .where(Page.state == "pending", Page.call_at <= now, Page.called_at.is_(None))
+        .order_by(Page.call_at, Page.id)
         .limit(limit)
+        .with_for_update(skip_locked=True, of=Request)
     ).all()
-    placed = 0
     for page_id in due:
         claimed = session.execute(
             update(Page)
@@ -372,8 +385,7 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
             session.refresh(page)
             enqueue_call(session, env, now, page)
             log.info("request %s: calling %s", page.request.code, page.member.name)
-            placed += 1
-    return placed
+    return len(due)
 
 
 def record_status(session: Session, env: Env, now: datetime, sid: str, status: str) -> bool:

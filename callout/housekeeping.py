@@ -28,6 +28,8 @@ def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
 
 # What every scheduler tick fires, each part in a transaction of its own (`schedules.tick`).
 TICK_JOBS = (escalation.run_due_steps, escalation.run_due_calls, debrief.run_due)
+# Those that take a limit and claim that many due rows at most, so the tick runs them in small groups.
+GROUPED_JOBS = (escalation.run_due_steps, escalation.run_due_calls)
 
 
 def tick(session: Session, env: Env, now: datetime) -> None:

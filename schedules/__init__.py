@@ -18,13 +18,30 @@ from callout.runtime import Runtime
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 15
+GROUP = 10  # due requests (or calls) claimed and committed together
+MAX_GROUPS = 1000  # a tick hands the rest, if ever there is more, to the next one
 T = TypeVar("T")
 
 
 def tick(rt: Runtime) -> None:
-    """Fire due escalation steps, calls and debrief deadlines, each part in its own transaction."""
+    """Fire due escalation steps, calls and debrief deadlines, each part in transactions of its own.
+
+    Steps and calls are claimed GROUP at a time, each group committed (and its pages woken into the
+    sender) before the next is claimed: no page waits for a whole batch, and no row lock is held long.
+    """
     for job in housekeeping.TICK_JOBS:
-        _run(rt, job)
+        if job in housekeeping.GROUPED_JOBS:
+            _run_in_groups(rt, job)
+        else:
+            _run(rt, job)
+
+
+def _run_in_groups(rt: Runtime, job: Callable[[Session, Env, datetime, int], int]) -> None:
+    """Run job GROUP rows at a time, each group in its own transaction, until a group comes back short."""
+    for _ in range(MAX_GROUPS):
+        handled = _run(rt, lambda session, env, now: job(session, env, now, GROUP), job.__name__)
+        if handled is None or handled < GROUP:
+            return
 
 
 def slow(rt: Runtime) -> None:
@@ -35,12 +52,12 @@ def slow(rt: Runtime) -> None:
         privacy.scrub_sqlite(rt.engine)
 
 
-def _run(rt: Runtime, job: Callable[[Session, Env, datetime], T]) -> T | None:
+def _run(rt: Runtime, job: Callable[[Session, Env, datetime], T], name: str | None = None) -> T | None:
     """Run one job in its own transaction; log a failure (the next firing tries again) and go on."""
     try:
         return rt.run(job)
     except Exception as exc:
-        log.error("job %s failed; it runs again at its next firing: %s", job.__name__, described(exc))
+        log.error("job %s failed; it runs again at its next firing: %s", name or job.__name__, described(exc))
         return None
 
 

@@ -204,3 +204,58 @@ def test_two_senders_claiming_at_once_share_the_outbox_without_overlap(
 
     first, second = at_once(rt, monkeypatch, outbox, "claim", claim, claim)
     assert not set(first) & set(second) and len(first) + len(second) == 20
+
+
+def test_two_schedulers_share_many_due_requests_without_deadlock_or_a_step_fired_twice(
+    rt: Any,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import schedules
+    from callout.models import Page
+
+    count = 60
+
+    def open_many(session: Session, env: Env, now: datetime) -> None:
+        team = session.scalar(select(Team))
+        for n in range(count):
+            escalation.open_request(
+                session, env, now, team, kind="support", channel="sms", contact=f"+1432555{4000 + n}"
+            )
+
+    rt.run(open_many)
+    send(rt)
+    clock.advance(minutes=5, seconds=1)
+    # Each scheduler waits for the other at its first step, each holding the group it claimed: without
+    # SKIP LOCKED the second would queue behind the first's locks (or deadlock) and fire nothing.
+    barrier = threading.Barrier(2, timeout=15)
+    local = threading.local()
+    fired: dict[str, int] = {}
+    real = escalation.advance
+
+    def advance(*args: Any, **kwargs: Any) -> bool:
+        if not getattr(local, "met", False):
+            local.met = True
+            barrier.wait()
+        advanced = real(*args, **kwargs)
+        if advanced:
+            name = threading.current_thread().name
+            fired[name] = fired.get(name, 0) + 1
+        return advanced
+
+    monkeypatch.setattr(escalation, "advance", advance)
+    with ThreadPoolExecutor(2, thread_name_prefix="scheduler") as pool:
+        for future in [pool.submit(schedules.tick, rt) for _ in range(2)]:
+            future.result(timeout=60)
+    send(rt)
+    assert "could not be fired" not in caplog.text and "failed" not in caplog.text
+    assert len(fired) == 2 and all(fired.values()) and sum(fired.values()) == count
+    with rt.sessions() as session:
+        requests = session.scalars(select(Request)).all()
+        assert {r.step for r in requests} == {2}
+        second = session.execute(select(Page.request_id, Page.member_id).where(Page.step == 2)).all()
+    fallback = {roster["patel"].id, roster["ames"].id}
+    assert len(second) == 2 * count and {m for _, m in second} == fallback
+    assert len(set(second)) == len(second)  # nobody paged twice for one step
