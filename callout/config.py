@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callout import messages, segments
 from callout.commands import CODE_ALPHABET, looks_like_code
 from callout.crypto import InvalidKey, check_key
 from callout.phones import InvalidPhone, to_e164
@@ -117,6 +118,7 @@ class TeamConfig:
     roster: Path | None = None
     dispatch_token: str = ""
     content_areas: tuple[str, ...] = DEFAULT_CONTENT_AREAS
+    confidentiality_limits: str = messages.DEFAULT_LIMITS
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     debrief: DebriefConfig = field(default_factory=DebriefConfig)
 
@@ -387,6 +389,58 @@ def _content_areas(t: _Table) -> tuple[str, ...]:
     return areas
 
 
+def _confidentiality_limits(t: _Table) -> str:
+    """Read the sentence that tells a requester where confidentiality ends: one line of GSM-7 text."""
+    key = t.key("confidentiality_limits")
+    sentence = " ".join(t.text("confidentiality_limits", messages.DEFAULT_LIMITS).split())
+    if not sentence:
+        raise ConfigError(f"{key}: must say where confidentiality ends (leave the key out for the default)")
+    outside = segments.outside_gsm7(sentence)
+    if outside:
+        raise ConfigError(
+            f"{key}: {segments.suggestion(outside)} is not a plain SMS character (GSM-7) and would make every"
+            " text that carries this sentence two to three times longer; type it plainly"
+        )
+    if sentence[-1] not in ".!":
+        sentence += "."  # it is followed by another sentence in every text that carries it
+    return sentence
+
+
+def _check_budgets(team: TeamConfig, index: int, purge_after: timedelta) -> None:
+    """Refuse a team whose first reply or PRIVACY answer would not fit its SMS budget, naming the key."""
+    prefix = f"teams[{index}]"
+    limits = team.confidentiality_limits
+    texts = (
+        (
+            "the first reply to someone who texts the line",
+            messages.requester_ack(team.name, limits),
+            messages.ACK_SEGMENTS,
+        ),
+        (
+            "the answer to PRIVACY",
+            messages.privacy_statement(messages.duration(purge_after), limits),
+            messages.PRIVACY_SEGMENTS,
+        ),
+    )
+    for what, text, budget in texts:
+        counted = segments.count(text)
+        if counted.count <= budget:
+            continue
+        if counted.outside and segments.outside_gsm7(team.name):
+            raise ConfigError(
+                f"{prefix}.name: {segments.suggestion(segments.outside_gsm7(team.name))} is not a plain SMS"
+                f" character (GSM-7), so {what} would take {counted}, more than {budget}; type it plainly"
+            )
+        per = segments.SINGLE if budget == 1 else segments.CONCATENATED
+        room = per[counted.encoding] * budget
+        over = counted.units - room
+        also = f" (or {prefix}.name)" if "reply" in what else ""
+        raise ConfigError(
+            f"{prefix}.confidentiality_limits: {what} would take {counted}, more than {budget};"
+            f" shorten this sentence{also} by at least {over} characters"
+        )
+
+
 def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Path | None) -> TeamConfig:
     prefix = f"teams[{index}]"
     t = _Table(
@@ -401,6 +455,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
             "roster",
             "dispatch_token",
             "content_areas",
+            "confidentiality_limits",
             "escalation",
             "debrief",
         },
@@ -430,6 +485,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
         if not roster.is_absolute() and base is not None:
             roster = base / roster
     areas = _content_areas(t)
+    limits = _confidentiality_limits(t)
     env_token = f"CALLOUT_DISPATCH_TOKEN_{slug.upper().replace('-', '_')}"
     return TeamConfig(
         slug=slug,
@@ -440,6 +496,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
         roster=roster,
         dispatch_token=_secret(t, "dispatch_token", env, env_token),
         content_areas=areas,
+        confidentiality_limits=limits,
         escalation=_escalation(data.get("escalation", {}), f"{prefix}.escalation"),
         debrief=_debrief(data.get("debrief", {}), f"{prefix}.debrief"),
     )
@@ -461,6 +518,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
                 raise ConfigError(f"teams[{i}].{attribute}: {value!r} is used by another team")
     privacy = _privacy(data.get("privacy", {}), env, twilio)
     for i, team in enumerate(teams):
+        _check_budgets(team, i, privacy.purge_after)
         reminder = team.escalation.reminder_after
         if reminder >= privacy.close_after:  # the request would be closed before anyone is reminded
             raise ConfigError(

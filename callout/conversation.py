@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import away, commands, debrief, escalation, messages, privacy, requests, rotation
+from callout import away, commands, consent, debrief, escalation, messages, privacy, requests, rotation
 from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
@@ -96,7 +96,8 @@ def _answer(
         if commands.is_opt_in_only(body):
             return Reply()
     if commands.is_privacy(body):
-        return Reply(messages.privacy_statement(requests.minutes(env.config.privacy.purge_after)))
+        limits = env.team(team).confidentiality_limits
+        return Reply(messages.privacy_statement(requests.minutes(env.config.privacy.purge_after), limits))
     if member is None:
         if not requester_allowed():
             log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
@@ -115,7 +116,8 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
             )
         except requests.AlreadyOpen as race:
             return _follow_up(race.request, body)
-        return Reply(messages.requester_ack(team.name), request_id=opened.id)
+        ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
+        return Reply(ack, request_id=opened.id)
     return _follow_up(request, body)
 
 
@@ -172,7 +174,8 @@ def _accept(session: Session, env: Env, now: datetime, member: Member, command: 
     picked = _pick(session, member, command, "1")
     if isinstance(picked, str):
         return picked
-    return escalation.accept(session, env, now, member, picked, "sms")
+    text = escalation.accept(session, env, now, member, picked, "sms")
+    return consent.with_reminder(session, env, now, member, picked, text)
 
 
 def _decline(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:

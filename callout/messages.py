@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callout import segments
 
-CRISIS = "In danger now? Call 911. 988 Suicide & Crisis Lifeline: call or text 988, 24/7."
+CRISIS_911 = "In danger now? Call 911."
+CRISIS_988 = "988 Suicide & Crisis Lifeline: call or text 988, 24/7."
+CRISIS = f"{CRISIS_911} {CRISIS_988}"
+
+# The default of [teams] confidentiality_limits: where confidentiality ends, said at the outset.
+DEFAULT_LIMITS = (
+    "Peer support is confidential except where the law requires otherwise, such as a threat to your life or"
+    " someone else's, or a crime."
+)
+# The budgets, in SMS segments, that the configuration is checked against at start-up.
+ACK_SEGMENTS = 2
+PRIVACY_SEGMENTS = 2
 
 
 def spoken(code: str) -> str:
@@ -28,9 +39,19 @@ def local_day(at: datetime, zone: str, now: datetime) -> str:
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}{year} {local.strftime('%H:%M %Z')}"
 
 
-def requester_ack(team: str) -> str:
-    """Acknowledge a new support request, confidentially, with the crisis lines."""
-    return f"{team}: confidential. A peer will contact you soon. {CRISIS}"
+def duration(delta: timedelta) -> str:
+    """Return a duration as people say it: "90s", "5 min", "2 h"."""
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def requester_ack(team: str, limits: str) -> str:
+    """Acknowledge a new request: a peer is coming, the crisis lines, the limits of confidentiality."""
+    return f"{team}: a peer will contact you soon. {CRISIS} {limits} Text PRIVACY for details."
 
 
 def line_busy() -> str:
@@ -59,13 +80,22 @@ def requester_exhausted(director_alerted: bool) -> str:
     return f"No peer has answered yet. {alerted} peer may still answer and contact you. {CRISIS}"
 
 
-def privacy_statement(purge_after: str) -> str:
-    """Say plainly what Callout keeps, and for how long (README's Confidentiality section, in short)."""
+def privacy_statement(purge_after: str, limits: str) -> str:
+    """Say where confidentiality ends, and what Callout keeps and for how long (docs/privacy.md in short)."""
+    return f"{limits} {privacy_kept(purge_after)}"
+
+
+def privacy_kept(purge_after: str) -> str:
+    """Say what Callout keeps and for how long: the PRIVACY answer's second half, and the poster's."""
     return (
-        "Privacy: your words go only to the peer and are never stored. Your number is kept encrypted "
-        f"until your request ends, then erased {purge_after} later. No name or number stays: only the "
-        "time, outcome and general topic, for yearly statistics."
+        "Your words go only to the peer and are never stored. Your number is encrypted and erased"
+        f" {purge_after} after your request ends. We keep only the time, outcome and topic."
     )
+
+
+def limits_reminder(limits: str) -> str:
+    """Remind a member who accepts, once a day, of the limits the team tells the people it helps."""
+    return f"Remember the limits: {limits}"
 
 
 def page(code: str, kind: str, minutes: str) -> str:
@@ -310,9 +340,9 @@ VOICE_CRISIS = (
 _WHAT = {"support": "Peer support request", "dispatch": "Dispatch page", "debrief": "Debrief call-out"}
 
 
-def voice_greeting(team: str) -> str:
-    """Greet a caller to the support line while the first peer's phone rings."""
-    return f"{team}. This call is confidential. We're connecting you with a peer, please stay on the line."
+def voice_greeting(team: str, limits: str) -> str:
+    """Greet a caller to the support line, with where confidentiality ends, before the first phone rings."""
+    return f"{team}. {limits} We're connecting you with a peer, please stay on the line."
 
 
 def voice_still_trying() -> str:

@@ -94,6 +94,8 @@ class Member(Base):
     # When the AWAY running now was texted (its start, shown on the calendar); None when not away.
     away_since: Mapped[datetime | None] = mapped_column(default=None)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The local day (team's zone) this member was last reminded, on accepting, of the confidentiality limits.
+    limits_reminded_on: Mapped[date | None] = mapped_column(Date, default=None)
 
     team: Mapped[Team] = relationship(back_populates="members", foreign_keys=[team_id])
 

@@ -37,12 +37,7 @@ class AlreadyOpen(Exception):
 
 def minutes(delta: timedelta) -> str:
     """Return a duration as people say it: "90s", "5 min", "2 h"."""
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
+    return messages.duration(delta)
 
 
 def new_code(session: Session, team: Team) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callout import escalation, messages, privacy, requests, rotation
+from callout import consent, escalation, messages, privacy, requests, rotation
 from callout.crypto import sid_hash
 from callout.env import Env
 from callout.models import Member, Page, Request, Team, VoiceHunt
@@ -208,7 +208,9 @@ def _record_acceptance(
         request = _accepted_request(session, env, now, hunt, member, caller)
     _end(session, env, now, hunt, request, call_sid)
     # The call-taken text, not accept's: the member is already talking to the caller.
-    notify(session, env, now, member, messages.call_taken(request.code, caller), request)
+    taken = messages.call_taken(request.code, caller)
+    text = consent.with_reminder(session, env, now, member, request, taken)
+    notify(session, env, now, member, text, request)
     log.info("request %s accepted by %s via voice", request.code, member.name)
 
 
@@ -278,7 +280,8 @@ def _unanswered(session: Session, env: Env, now: datetime, hunt: VoiceHunt, call
                 request = race.request
             else:
                 if request.status == "open":
-                    requests.tell_requester(session, env, now, request, messages.requester_ack(team.name))
+                    ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
+                    requests.tell_requester(session, env, now, request, ack)
         hunt.status = "callback"
     else:
         request = _missed(session, env, now, hunt)
@@ -357,6 +360,7 @@ def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits:
         text = escalation.accept(session, env, now, member, request, channel="voice")
         if request.kind != "debrief" and request.accepted_by_id != member.id:
             return _no_longer_waiting(page)
+        text = consent.with_reminder(session, env, now, member, request, text)
         notify(session, env, now, member, text, request)  # the number goes by text, never by voice
         return Prompt(messages.voice_accepted(request.code))
     if key == "2":

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from callout import messages
+from callout.segments import outside_gsm7
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
@@ -57,7 +61,7 @@ def test_texts_are_plain_gsm7(text: str) -> None:
 
 
 def test_the_acknowledgement_gives_the_crisis_lines() -> None:
-    ack = messages.requester_ack("Odessa PD Peer Support")
+    ack = messages.requester_ack("Odessa PD Peer Support", messages.DEFAULT_LIMITS)
     assert "911" in ack and "988" in ack and "confidential" in ack
 
 
@@ -66,3 +70,71 @@ def test_pages_teach_digits_and_never_say_who_asked() -> None:
     assert "Reply 1 to accept, 2 to pass" in page
     for keyword in ("YES", "STOP", "HELP"):
         assert keyword not in page.upper().split()
+
+
+# Sample arguments for every parameter of messages.py, by name (and annotation where a name has two).
+SAMPLES: dict[str, object] = {
+    "area": "critical-incident",
+    "areas": ["work", "family", "critical-incident"],
+    "at": datetime(2026, 3, 10, 15, 0, tzinfo=UTC),
+    "by": "Dispatch (J. Brooks)",
+    "callback:bool": True,
+    "callback:str | None": "+14325550150",
+    "code": "K7QD",
+    "codes": ["K7QD", "M4TR"],
+    "contact": "+14325559876",
+    "count": 5,
+    "delta": timedelta(hours=24),
+    "director_alerted": True,
+    "kind": "support",
+    "known": ["post-shooting"],
+    "limit": 300,
+    "limits": messages.DEFAULT_LIMITS,
+    "minutes": "5 min",
+    "name": "Ofc. Dana Rivera",
+    "needed": 2,
+    "next_name": "Sgt. Mei Chen",
+    "next_paged": True,
+    "note": "OIS debrief 19:00 at Station 2",
+    "now_names": ["Ofc. Dana Rivera", "Sgt. Mei Chen"],
+    "overtime": True,
+    "paged": 6,
+    "purge_after": "24 h",
+    "role": "director",
+    "shift_end": "Wed 07:00",
+    "skill": "post-shooting",
+    "start": "Tue 07:00",
+    "tally": "DEBRIEF K7QD: 2 responding: Rivera, Chen; 1 unable.",
+    "team": "Odessa PD Peer Support",
+    "tried": 5,
+    "unable": 1,
+    "until": "Thu 12 Mar 19:00",
+    "waiting": 2,
+    "whom": "all peers",
+    "word": "DONE",
+    "words": "Thank you. I'm in the lot behind the station.",
+    "yes:Sequence[str]": ["Ofc. Dana Rivera", "Sgt. Mei Chen"],
+    "yes:int": 1,
+    "zone": "America/Chicago",
+}
+
+
+def every_text() -> list[tuple[str, str]]:
+    """Call every public function of messages.py with the samples; return (name, text) pairs."""
+    texts = []
+    for name, function in inspect.getmembers(messages, inspect.isfunction):
+        if function.__module__ != messages.__name__ or name.startswith("_"):
+            continue
+        arguments = {}
+        for parameter in inspect.signature(function).parameters.values():
+            keys = (f"{parameter.name}:{parameter.annotation}", parameter.name)
+            key = next((k for k in keys if k in SAMPLES), None)
+            assert key is not None, f"add a sample for {name}({parameter.name}) to SAMPLES in {__file__}"
+            arguments[parameter.name] = SAMPLES[key]
+        texts.append((name, str(function(**arguments))))
+    return texts
+
+
+@pytest.mark.parametrize(("name", "text"), every_text(), ids=[name for name, _ in every_text()])
+def test_every_text_is_plain_gsm7_so_no_character_triples_its_cost(name: str, text: str) -> None:
+    assert not outside_gsm7(text), f"messages.{name} sends {outside_gsm7(text)!r}, outside GSM-7: {text!r}"

@@ -89,7 +89,7 @@ def inbound_call() -> Response:
     if step is None:
         answer.say(messages.voice_busy())
         return twiml(answer)
-    answer.say(messages.voice_greeting(team_config.name))
+    answer.say(messages.voice_greeting(team_config.name, team_config.confidentiality_limits))
     return twiml(say_step(answer, step, first=True))
 
 
