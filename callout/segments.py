@@ -17,9 +17,9 @@ from enum import StrEnum
 MAX_BODY = 1600  # Twilio's cap on a message body
 MAX_SEGMENTS = 10  # what one part may take
 
-# The basic set in code order, 0x00 to 0x7F, without 0x1B: the escape to the extension table, not a character.
+# The basic set in code order, 0x00 to 0x7F (0x1B, the escape, counts one septet as GSM 03.38 codecs do).
 GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 # The extension table: form feed, ^ { } \ [ ~ ] | and the euro sign, two septets each.

@@ -86,8 +86,8 @@ def test_every_part_of_any_relay_fits_and_together_they_are_the_words(words: str
 # --- counting, segment by segment ------------------------------------------------------------------
 
 
-def test_the_tables_hold_the_127_basic_characters_and_the_10_of_the_extension() -> None:
-    assert len(GSM_BASIC) == 127 and len(GSM_EXTENDED) == 10
+def test_the_tables_hold_the_128_basic_characters_and_the_10_of_the_extension() -> None:
+    assert len(GSM_BASIC) == 128 and len(GSM_EXTENDED) == 10
     assert not GSM_BASIC & GSM_EXTENDED
 
 
