@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from callout.config import Config
 from callout.db import exclusive
 from callout.models import ROLES, Member, Team
-from callout.phones import InvalidPhone, to_e164
+from callout.phones import InvalidPhone, maybe_e164, to_e164
 from callout.rotation import roster_change
 from callout.teams import get_team
 
@@ -63,18 +63,83 @@ class RosterEntry:
     position: str = ""
 
 
-@dataclass(frozen=True)
-class ImportSummary:
-    """The names of the members an import added, updated, deactivated or left as they were."""
+CHECKED_ROLES = ("peer", "psychologist", "director")  # a team needs an active member of each (SPEC)
 
+
+@dataclass
+class RosterDiff:
+    """What a roster change does, by name: who is added, updated (and what changed), deactivated.
+
+    emptied names the roles (peer, psychologist, director) that have an active member now and would have
+    none after the change: such a change is refused unless forced. absent names those that have none
+    before or after (a team still being set up, say): worth a word, not a refusal. applied tells whether
+    the change was made (False for a dry run or a refusal).
+    """
+
+    team: str
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    changes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    emptied: dict[str, list[str]] = field(default_factory=dict)  # role -> how each of its members goes
+    absent: tuple[str, ...] = ()
+    applied: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the change adds, updates or deactivates anyone."""
+        return bool(self.added or self.updated or self.deactivated)
 
     def __str__(self) -> str:
         counts = (len(self.added), len(self.updated), len(self.deactivated), len(self.unchanged))
         return "{} added, {} updated, {} deactivated, {} unchanged".format(*counts)
+
+    def lines(self) -> list[str]:
+        """Return the diff by name, one line per kind of change ("added: A, B"), for people to read."""
+        updated = [f"{name} ({', '.join(self.changes[name])})" for name in self.updated]
+        kinds = (("added", self.added), ("updated", updated), ("deactivated", self.deactivated))
+        return [f"{label}: {', '.join(names)}" for label, names in kinds if names]
+
+    def summary(self) -> str:
+        """Return the diff in one line (for a log or an audit entry): counts, then names."""
+        return "; ".join([f"{self.team}: {self}", *self.lines()])
+
+    def refusal(self) -> str:
+        """Say which roles the change would leave with no active member, and whose going empties them."""
+        parts = [f"no active {role} ({', '.join(going)})" for role, going in self.emptied.items()]
+        return f"it would leave {self.team} with " + " and ".join(parts)
+
+    def notes(self) -> list[str]:
+        """Return what is worth saying about roles already empty (not a reason to refuse)."""
+        return [
+            f"note: {self.team} has no active {role}"
+            + (": nobody is paged in rotation" if role == "peer" else ": nobody to fall back on or alert")
+            for role in self.absent
+        ]
+
+
+ImportSummary = RosterDiff  # the name the first round gave it
+
+
+class EmptiesRole(RosterError):
+    """A roster change that would leave a role with no active member; carries the diff it would make."""
+
+    def __init__(self, diff: RosterDiff, source: str | None = None) -> None:
+        self.diff = diff
+        super().__init__([Problem("roster", diff.refusal())], source)
+
+
+class UnknownMember(LookupError):
+    """Nobody on the team matches a name or phone."""
+
+
+class AmbiguousMember(LookupError):
+    """Several members match a name; carries them, to list."""
+
+    def __init__(self, message: str, candidates: Sequence[Member]) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
 
 
 @dataclass
@@ -277,25 +342,98 @@ def load_roster_file(path: Path) -> list[RosterEntry]:
 # --- importing ----------------------------------------------------------------------------------
 
 
-def import_roster(
-    session: Session, team: Team, entries: Sequence[RosterEntry], now: datetime
-) -> ImportSummary:
-    """Make team's roster match entries (by phone); raise RosterError before changing anything.
+def _members(session: Session, team: Team) -> list[Member]:
+    """Return every member of the team (active or not) in rotation order."""
+    return list(
+        session.scalars(select(Member).where(Member.team_id == team.id).order_by(Member.position, Member.id))
+    )
 
-    Members left out become inactive (their history stays); positions follow the entries' order;
-    who is on call now does not change. The caller commits.
-    """
+
+_After = dict[str, tuple[str, bool]]  # phone -> (role, active) once the change is made
+
+
+def _roles_check(diff: RosterDiff, before: Sequence[Member], after: _After) -> None:
+    """Fill diff.emptied and diff.absent from the members before and each number's (role, active) after."""
+    for role in CHECKED_ROLES:
+        had = [m for m in before if m.active and m.role == role]
+        has = [phone for phone, (r, active) in after.items() if active and r == role]
+        if had and not has:
+            diff.emptied[role] = [_going(m, after.get(m.phone, (m.role, False))) for m in had]
+        elif not had and not has:
+            diff.absent += (role,)
+
+
+def _going(member: Member, after: tuple[str, bool]) -> str:
+    """Say how a member leaves their role: "Lt. Ray Ortiz would be deactivated" or "... would become peer"."""
+    role, active = after
+    return f"{member.name} would be deactivated" if not active else f"{member.name} would become {role}"
+
+
+def _fields(member: Member, entry: RosterEntry) -> tuple[str, ...]:
+    """Return what an entry changes about a member: name, role, skills, active."""
+    changed = []
+    if member.name != entry.name:
+        changed.append(f"name was {member.name}")
+    if member.role != entry.role:
+        changed.append(f"role {member.role} -> {entry.role}")
+    if list(member.skills or []) != list(entry.skills):
+        changed.append("skills " + (", ".join(entry.skills) or "none"))
+    if member.active != entry.active:
+        changed.append("active again" if entry.active else "marked inactive")
+    return tuple(changed)
+
+
+def plan_import(session: Session, team: Team, entries: Sequence[RosterEntry]) -> RosterDiff:
+    """Return what importing entries would change, changing nothing; raise RosterError for bad entries."""
     problems = _check_whole(entries)
     if problems:
         raise RosterError(problems)
-    exclusive(session)  # workers importing the configured roster at start, or an admin at the same time
-    summary = ImportSummary()
-    existing = {
-        m.phone: m
-        for m in session.scalars(
-            select(Member).where(Member.team_id == team.id).order_by(Member.position, Member.id)
-        )
-    }
+    before = _members(session, team)
+    existing = {m.phone: m for m in before}
+    diff = RosterDiff(team.slug)
+    for entry in entries:
+        member = existing.pop(entry.phone, None)
+        if member is None:
+            diff.added.append(entry.name)
+            continue
+        changed = _fields(member, entry)
+        if changed:
+            diff.updated.append(entry.name)
+            diff.changes[entry.name] = changed
+            if member.active and not entry.active:
+                diff.deactivated.append(entry.name)
+        else:
+            diff.unchanged.append(entry.name)
+    diff.deactivated += [m.name for m in existing.values() if m.active]
+    diff.updated = [name for name in diff.updated if name not in diff.deactivated]
+    _roles_check(diff, before, {e.phone: (e.role, e.active) for e in entries})
+    return diff
+
+
+def import_roster(
+    session: Session,
+    team: Team,
+    entries: Sequence[RosterEntry],
+    now: datetime,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> RosterDiff:
+    """Make team's roster match entries (by phone), or with dry_run only say what that would change.
+
+    Raises RosterError for bad entries, and EmptiesRole (unless force, or for a dry run: its diff says
+    so) when the import would leave a role that has an active member with none, before changing
+    anything. Members left out become inactive (their history stays); positions follow the entries'
+    order; who is on call now does not change. The caller commits.
+    """
+    if not dry_run:
+        exclusive(session)  # workers importing the configured roster at start, or an admin at the same time
+    diff = plan_import(session, team, entries)
+    if dry_run:
+        return diff
+    if diff.emptied and not force:
+        raise EmptiesRole(diff)
+    existing = {m.phone: m for m in _members(session, team)}
     with roster_change(session, team, now):
         for position, entry in enumerate(entries):
             member = existing.pop(entry.phone, None)
@@ -311,14 +449,7 @@ def import_roster(
                         position=position,
                     )
                 )
-                summary.added.append(entry.name)
                 continue
-            changed = (member.name, member.role, list(member.skills or []), member.active) != (
-                entry.name,
-                entry.role,
-                list(entry.skills),
-                entry.active,
-            )
             member.name, member.role, member.skills, member.active = (
                 entry.name,
                 entry.role,
@@ -326,19 +457,127 @@ def import_roster(
                 entry.active,
             )
             member.position = position
-            (summary.updated if changed else summary.unchanged).append(entry.name)
         for position, member in enumerate(existing.values(), start=len(entries)):
             member.position = position
-            if member.active:
-                member.active = False
-                summary.deactivated.append(member.name)
-    return summary
+            member.active = False
+    diff.applied = True
+    return diff
 
 
-def import_configured_rosters(session: Session, config: Config, now: datetime) -> dict[str, ImportSummary]:
-    """Import each configured team's roster file; check every file before importing any."""
+def import_configured_rosters(session: Session, config: Config, now: datetime) -> dict[str, RosterDiff]:
+    """Import each configured team's roster file; check every file, and every diff, before importing any.
+
+    A file that would leave a role with no active member (EmptiesRole) stops the start: there is no
+    --force at start, and a team left without its director or its peers must not come up that way.
+    """
+    exclusive(session)  # workers starting together import one after the other, each seeing the last one's
     rosters = {t.slug: (t, load_roster_file(t.roster)) for t in config.teams if t.roster is not None}
+    for team_config, entries in rosters.values():
+        assert team_config.roster is not None
+        try:
+            plan = plan_import(session, get_team(session, team_config), entries)
+        except RosterError as exc:
+            raise RosterError(exc.problems, str(team_config.roster)) from None
+        if plan.emptied:
+            raise EmptiesRole(plan, str(team_config.roster))
     return {
         slug: import_roster(session, get_team(session, team_config), entries, now)
         for slug, (team_config, entries) in rosters.items()
     }
+
+
+# --- one member at a time -----------------------------------------------------------------------
+
+
+def new_entry(name: str, phone: str, role: str, skills: Sequence[str] = ()) -> RosterEntry:
+    """Check one member given on the command line (or a form) as a roster file's entry is checked.
+
+    Raises RosterError with every problem.
+    """
+    checked = _entry({"name": name, "phone": phone, "role": role, "skills": list(skills)}, "member", False)
+    if checked.entry is None:
+        raise RosterError(checked.problems)
+    return checked.entry
+
+
+def find_member(session: Session, team: Team, who: str) -> Member:
+    """Find a member of team (active or not) by phone, or by a name only one member's name matches.
+
+    A name matches exactly (any case), or else as a part of one name ("Park" for "Sgt. Lee Park").
+    Raises UnknownMember, or AmbiguousMember with the candidates.
+    """
+    members = _members(session, team)
+    phone = maybe_e164(who)
+    if phone is not None:
+        found = [m for m in members if m.phone == phone]
+        if found:
+            return found[0]
+    wanted = " ".join(who.split()).casefold()
+    if not wanted:
+        raise UnknownMember("give a name or a phone number")
+    exact = [m for m in members if m.name.casefold() == wanted]
+    found = exact or [m for m in members if wanted in m.name.casefold()]
+    if not found:
+        raise UnknownMember(f"nobody on {team.slug}'s roster is named {who.strip()!r} or has that number")
+    if len(found) > 1:
+        raise AmbiguousMember(
+            f"{len(found)} members of {team.slug} match {who.strip()!r}: give the phone number", found
+        )
+    return found[0]
+
+
+def add_member(session: Session, team: Team, entry: RosterEntry, now: datetime) -> RosterDiff:
+    """Add one member at the end of the rotation; raise RosterError if the number is already on the team."""
+    exclusive(session)
+    members = _members(session, team)
+    taken = next((m for m in members if m.phone == entry.phone), None)
+    if taken is not None:
+        how = "" if taken.active else " (inactive: use roster activate)"
+        raise RosterError([Problem("phone", f"{entry.phone} is already on the roster as {taken.name}{how}")])
+    diff = RosterDiff(team.slug, added=[entry.name])
+    after = {m.phone: (m.role, m.active) for m in members} | {entry.phone: (entry.role, True)}
+    _roles_check(diff, members, after)
+    with roster_change(session, team, now):
+        position = max((m.position for m in members), default=-1) + 1
+        session.add(
+            Member(
+                team=team,
+                name=entry.name,
+                phone=entry.phone,
+                role=entry.role,
+                skills=list(entry.skills),
+                active=True,
+                position=position,
+            )
+        )
+    diff.applied = True
+    return diff
+
+
+def set_active(
+    session: Session, team: Team, member: Member, active: bool, now: datetime, *, force: bool = False
+) -> RosterDiff:
+    """Activate or deactivate one member, keeping who is on call now; the caller commits.
+
+    Raises EmptiesRole (unless force) when deactivating the team's last active member of a role.
+    A member already in that state changes nothing (the diff says so: all unchanged).
+    """
+    exclusive(session)
+    members = _members(session, team)
+    diff = RosterDiff(team.slug)
+    if member.active == active:
+        diff.unchanged.append(member.name)
+        return diff
+    if active:
+        diff.updated.append(member.name)
+        diff.changes[member.name] = ("active again",)
+    else:
+        diff.deactivated.append(member.name)
+    after = {m.phone: (m.role, active if m.id == member.id else m.active) for m in members}
+    _roles_check(diff, members, after)
+    if diff.emptied and not force:
+        raise EmptiesRole(diff)
+    with roster_change(session, team, now):
+        member.active = active
+    diff.applied = True
+    return diff

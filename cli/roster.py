@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,11 +18,12 @@ from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
 from callout.models import Member, Team
 from callout.phones import maybe_e164
-from callout.roster import RosterError, import_roster, load_roster_file
+from callout.roster import EmptiesRole, RosterDiff, RosterError, import_roster, load_roster_file
 from callout.teams import UnknownTeam, get_team
 from cli import YEARS, Context, cli, fail, pass_context
 
 TEAM_HELP = "Team slug (may be left out when one team is configured)."
+FIX_OR_FORCE = "Fix the file, or run again with --force."
 MAX_ID = 2**63 - 1  # the largest id a database row can have
 
 
@@ -97,36 +99,61 @@ def _status(team: Team, member: Member, at: datetime) -> str:
 
 @cli.group("roster")
 def roster_group() -> None:
-    """Import and list team rosters."""
+    """Import, list and change team rosters."""
+
+
+def show_diff(diff: RosterDiff) -> None:
+    """Print a roster change by name (indented), and what is worth knowing about empty roles."""
+    for line in [*diff.lines(), *diff.notes()]:
+        click.echo(f"  {line}")
+
+
+def refused(what: str, diff: RosterDiff, hint: str) -> NoReturn:
+    """Print the change that was refused, then why (naming the role), and exit 1."""
+    click.echo(f"{diff.team}: {what} would make {diff}:")
+    show_diff(diff)
+    fail(f"{what}: refused: {diff.refusal()}; nothing was changed. {hint}", code=1)
+
+
+def problems(what: Path | str, exc: RosterError) -> NoReturn:
+    """Print a roster's problems (each with its position) and exit 1."""
+    if [p.position for p in exc.problems] == ["file"]:
+        fail(f"{what}: {exc.problems[0].reason}", code=1)
+    count = len(exc.problems)
+    click.echo(f"callout: {what}: {count} problem{'s' * (count != 1)}; nothing was changed", err=True)
+    for problem in exc.problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(1)
 
 
 @roster_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--team", "slug", help=TEAM_HELP)
+@click.option("--dry-run", is_flag=True, help="Print what would change, and change nothing.")
+@click.option("--force", is_flag=True, help="Import even if it leaves a role with no active member.")
 @pass_context
-def roster_import(ctx: Context, file: Path, slug: str | None) -> None:
-    """Load a roster file (.toml or .csv): all or nothing."""
+def roster_import(ctx: Context, file: Path, slug: str | None, dry_run: bool, force: bool) -> None:
+    """Load a roster file (.toml or .csv): all or nothing; prints what changes, by name."""
     (team_config,) = _team_configs(ctx, slug)
     try:
         entries = load_roster_file(file)
         with _session(ctx) as session:
-            summary = import_roster(session, _row(session, team_config), entries, datetime.now(UTC))
+            now = datetime.now(UTC)
+            diff = import_roster(
+                session, _row(session, team_config), entries, now, force=force, dry_run=dry_run
+            )
+    except EmptiesRole as exc:
+        refused(str(file), exc.diff, FIX_OR_FORCE)
     except RosterError as exc:
-        if [p.position for p in exc.problems] == ["file"]:
-            fail(f"{file}: {exc.problems[0].reason}", code=1)
-        count = len(exc.problems)
-        click.echo(f"callout: {file}: {count} problem{'s' * (count != 1)}; nothing was changed", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
-    click.echo(f"{team_config.slug}: imported {file}: {summary}")
-    for label, names in (
-        ("added", summary.added),
-        ("updated", summary.updated),
-        ("deactivated", summary.deactivated),
-    ):
-        if names:
-            click.echo(f"  {label}: {', '.join(names)}")
+        problems(file, exc)
+    if dry_run:
+        click.echo(f"{team_config.slug}: dry run of {file}, nothing was changed: it would make {diff}")
+        show_diff(diff)
+        if diff.emptied and not force:
+            fail(f"{file}: the import would be refused: {diff.refusal()}. {FIX_OR_FORCE}", code=1)
+        return
+    click.echo(f"{team_config.slug}: imported {file}: {diff}")
+    show_diff(diff)
 
 
 @roster_group.command("list")

@@ -21,7 +21,7 @@ from callout.config import Config, ConfigError, load_config
 from callout.db import make_engine, make_sessionmaker, transaction, upgrade
 from callout.env import make_env
 from callout.ratelimit import RateLimiter
-from callout.roster import RosterError, import_configured_rosters
+from callout.roster import EmptiesRole, RosterDiff, RosterError, import_configured_rosters
 from callout.runtime import Runtime
 from callout.sender import Clock, Sender, utcnow
 from callout.teams import sync_teams
@@ -91,12 +91,16 @@ def build(config: Config, *, transport: Transport | None = None, clock: Clock = 
     engine, sessions = open_database(config)
     try:
         with transaction(sessions) as session:
-            import_configured_rosters(session, config, clock())
+            diffs = import_configured_rosters(session, config, clock())
+    except EmptiesRole as exc:
+        raise _stop(engine, _emptied(config, exc)) from None
     except RosterError as exc:
         raise _stop(engine, f"roster error, nothing imported:\n{exc}") from None
     except BaseException:
         engine.dispose()
         raise
+    for diff in diffs.values():
+        _show(diff)
     env = make_env(config)
     transport = transport if transport is not None else make_transport(config)
     sender = Sender(sessions, env, transport, workers=config.server.senders, clock=clock)
@@ -112,6 +116,26 @@ def build(config: Config, *, transport: Transport | None = None, clock: Clock = 
         per_number=RateLimiter(limits.per_number, limits.window),
         per_team=RateLimiter(limits.per_team, limits.window),
     )
+
+
+def _emptied(config: Config, exc: EmptiesRole) -> str:
+    """Say in one line why a configured roster stopped the start, and how to go on."""
+    team = exc.diff.team
+    source = exc.source or "the roster"
+    return (
+        f"roster {source}: {exc.diff.refusal()}; nothing was imported and Callout did not start. Fix the"
+        f" file, or import it first with `callout roster import {source} --team {team} --force`"
+    )
+
+
+def _show(diff: RosterDiff) -> None:
+    """Log what a configured roster changed at start, by name (a change of who can be paged: a warning)."""
+    if diff.changed:
+        log.warning("roster %s", diff.summary())
+    else:
+        log.info("roster %s: unchanged", diff.team)
+    for note in diff.notes():
+        log.warning("roster %s", note)
 
 
 def start(rt: Runtime, *, scheduler: bool | None = None) -> None:

@@ -83,3 +83,56 @@ def test_a_bad_roster_file_stops_start_up_with_its_problems(
     with pytest.raises(SystemExit) as stopped:
         service.wsgi_app(config, transport=transport)
     assert "not a valid phone number" in str(stopped.value) or "phone" in str(stopped.value)
+
+
+FULL_ROSTER = "".join(
+    f'[[members]]\nname = "{name}"\nphone = "(432) 555-01{n:02d}"\nrole = "{role}"\n\n'
+    for n, (name, role) in enumerate(
+        [("Ofc. Dana Rivera", "peer"), ("Sgt. Lee Park", "peer"), ("Dr. Ana Cruz", "psychologist"),
+         ("Lt. Ray Ortiz", "director")],
+        start=1,
+    )
+)  # fmt: skip
+
+
+def test_the_configured_roster_prints_its_diff_on_start(
+    database_url: str, transport: RecordingTransport, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import service
+
+    roster = tmp_path / "roster.toml"
+    roster.write_text(FULL_ROSTER)
+    config = make_config(database_url, team_table(roster=str(roster)), server={"scheduler": False})
+    service.build(config, transport=transport).close()
+    roster.write_text(FULL_ROSTER.replace("Sgt. Lee Park", "Sgt. Lee Park-Moss"))
+    caplog.clear()
+    with caplog.at_level("INFO", logger="service"):
+        service.build(config, transport=transport).close()
+    [line] = [r.getMessage() for r in caplog.records if r.name == "service"]
+    assert line == (
+        "roster odessa: 0 added, 1 updated, 0 deactivated, 3 unchanged;"
+        " updated: Sgt. Lee Park-Moss (name was Sgt. Lee Park)"
+    )
+
+
+def test_a_configured_roster_that_would_empty_a_role_stops_start_up_in_one_line(
+    database_url: str, transport: RecordingTransport, tmp_path: Path, sessions: Any
+) -> None:
+    from sqlalchemy import select
+
+    import service
+    from callout.models import Member
+
+    roster = tmp_path / "roster.toml"
+    roster.write_text(FULL_ROSTER)
+    config = make_config(database_url, team_table(roster=str(roster)), server={"scheduler": False})
+    service.build(config, transport=transport).close()
+    roster.write_text(FULL_ROSTER.split("\n\n")[0] + "\n")  # the first member only
+    with pytest.raises(SystemExit) as stopped:
+        service.wsgi_app(config, transport=transport)
+    message = str(stopped.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith(f"callout: roster {roster}: it would leave odessa with no active psychologist")
+    assert "no active director (Lt. Ray Ortiz would be deactivated)" in message and "--force" in message
+    with sessions() as session:
+        assert all(m.active for m in session.scalars(select(Member)))  # nothing was imported

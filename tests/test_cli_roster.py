@@ -383,3 +383,120 @@ def test_it_refuses_an_odd_roster_file_and_changes_nothing(
 
 def test_it_lists_a_team_without_members(run: Run) -> None:
     assert ok(run("roster", "list")).strip() == "odessa peer support (odessa): 0 active members"
+
+
+# --- issue 10: the diff, the refusal that names the role, and one member at a time -----------------
+
+ONE_LINE = '[[members]]\nname = "Ofc. Dana Rivera"\nphone = "(432) 555-0101"\nrole = "peer"\n'
+
+
+def primary(run: Run) -> str:
+    """Return the line `callout oncall` gives the primary."""
+    return next(line.strip() for line in ok(run("oncall")).splitlines() if "(primary)" in line)
+
+
+def test_an_import_prints_what_it_changes_by_name(run: Run, tmp_path: Path) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    changed = tmp_path / "changed.toml"
+    changed.write_text(
+        ROSTER.replace('name = "Det. Kim Moss"', 'name = "Det. Kim Moss-Lee"').replace(
+            '[[members]]\nname = "Sgt. Lee Park"\nphone = "(432) 555-0102"\nrole = "peer"\n', ""
+        )
+        + '\n[[members]]\nname = "Ofc. New Peer"\nphone = "(432) 555-0199"\nrole = "peer"\n'
+    )
+    output = ok(run("roster", "import", str(changed)))
+    assert "1 added, 1 updated, 1 deactivated, 3 unchanged" in output
+    assert "  added: Ofc. New Peer\n" in output
+    assert "  updated: Det. Kim Moss-Lee (name was Det. Kim Moss)\n" in output
+    assert "  deactivated: Sgt. Lee Park\n" in output
+
+
+def test_a_dry_run_prints_the_diff_and_changes_nothing(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    smaller = tmp_path / "smaller.toml"
+    smaller.write_text(
+        ROSTER.replace(
+            'name = "Det. Kim Moss"\nphone = "(432) 555-0103"',
+            'name = "Det. Kim Moss"\nphone = "(432) 555-0106"',
+        )
+    )
+    output = ok(run("roster", "import", str(smaller), "--dry-run"))
+    assert "dry run of" in output and "nothing was changed" in output
+    assert "added: Det. Kim Moss" in output and "deactivated: Det. Kim Moss" in output
+    assert len(names(sessions)) == 5 and names(sessions, active=False) == []
+
+
+def test_an_import_that_would_empty_a_role_is_refused_naming_it_unless_forced(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    one = tmp_path / "one.toml"
+    one.write_text(ONE_LINE)
+    for extra in ((), ("--dry-run",)):
+        result = run("roster", "import", str(one), *extra)
+        errors = failed(result, code=1)
+        assert "no active psychologist (Dr. Ana Cruz would be deactivated)" in errors
+        assert "no active director (Lt. Ray Ortiz would be deactivated)" in errors and "--force" in errors
+        assert "deactivated: Sgt. Lee Park, Det. Kim Moss, Dr. Ana Cruz, Lt. Ray Ortiz" in result.stdout
+        assert len(errors.strip().splitlines()) == 1
+    assert len(names(sessions)) == 5
+    assert "4 deactivated" in ok(run("roster", "import", str(one), "--force"))
+    assert names(sessions) == ["Ofc. Dana Rivera"]
+
+
+def test_roster_add_puts_one_member_last_with_the_files_checks(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    before = primary(run)
+    add = ("roster", "add", "--team", "odessa", "--name", "Ofc. New Peer", "--phone", "(432) 555-0199")
+    output = ok(run(*add, "--role", "peer", "--skill", "Grief", "--skill", "post-shooting"))
+    assert output.strip() == "odessa: added Ofc. New Peer (peer, +14325550199)"
+    assert names(sessions)[-1] == "Ofc. New Peer" and primary(run) == before
+    listing = next(line for line in ok(run("roster", "list")).splitlines() if "New Peer" in line)
+    assert "grief, post-shooting" in listing
+    assert "already on the roster as Ofc. New Peer" in failed(run(*add, "--role", "peer"), code=1)
+    errors = failed(run("roster", "add", "--name", "X", "--phone", "12", "--role", "cop"), code=1)
+    assert "2 problems; nothing was changed" in errors and "unknown role 'cop'" in errors
+    assert len(names(sessions)) == 6
+
+
+def test_roster_deactivate_and_activate_one_member_by_name_or_phone(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    before = primary(run)
+    assert ok(run("roster", "deactivate", "Moss")).strip() == "odessa: deactivated Det. Kim Moss (peer)"
+    assert names(sessions, active=False) == ["Det. Kim Moss"] and primary(run) == before
+    assert "already inactive" in ok(run("roster", "deactivate", "+1 432 555 0103"))
+    assert ok(run("roster", "activate", "(432) 555-0103")).strip() == "odessa: activated Det. Kim Moss (peer)"
+    assert names(sessions, active=False) == [] and primary(run) == before
+
+
+def test_an_ambiguous_name_lists_the_candidates_and_changes_nothing(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    errors = failed(run("roster", "deactivate", "Ra"))  # in Dana Rivera and in Ray Ortiz
+    assert "2 members of odessa match 'Ra': give the phone number" in errors
+    assert "  Ofc. Dana Rivera  +14325550101  (peer)" in errors
+    assert "  Lt. Ray Ortiz  +14325550105  (director)" in errors
+    assert "nobody on odessa's roster is named 'Nobody'" in failed(run("roster", "activate", "Nobody"))
+    assert names(sessions, active=False) == []
+
+
+def test_deactivating_the_last_director_is_refused_naming_the_role_unless_forced(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    ok(run("roster", "import", str(tmp_path / "roster.toml")))
+    errors = failed(run("roster", "deactivate", "Lt. Ray Ortiz"), code=1)
+    assert errors.strip() == (
+        "callout: roster deactivate 'Lt. Ray Ortiz': refused: it would leave odessa with no active director"
+        " (Lt. Ray Ortiz would be deactivated); nothing was changed. Add or activate another first, or run"
+        " again with --force."
+    )
+    assert names(sessions, active=False) == []
+    ok(run("roster", "deactivate", "Lt. Ray Ortiz", "--force"))
+    assert names(sessions, active=False) == ["Lt. Ray Ortiz"]

@@ -243,13 +243,14 @@ def test_it_updates_by_phone_and_deactivates_members_left_out(
         ("Sgt. Lee Park", 3, False),
     ]
     assert rows[1].id == dana.id and rows[1].skills == ["grief"]
-    summary = import_roster(session, team, [entry("Ofc. New Peer", "+14325550199")], now)
+    # It empties the psychologist's role: forced (issue 10 refuses it otherwise, see below).
+    summary = import_roster(session, team, [entry("Ofc. New Peer", "+14325550199")], now, force=True)
     assert summary.deactivated == ["Dr. Ana Cruz", "Cpl. Dana Rivera"]
 
 
 def test_it_reactivates_a_member_back_in_the_file(session: Session, team: Team, now: datetime) -> None:
     import_roster(session, team, parse_toml(ROSTER), now)
-    summary = import_roster(session, team, [entry("Sgt. Lee Park", "+14325550102")], now)
+    summary = import_roster(session, team, [entry("Sgt. Lee Park", "+14325550102")], now, force=True)
     assert summary.updated == ["Sgt. Lee Park"]
     assert [m.name for m in members(session, team) if m.active] == ["Sgt. Lee Park"]
 
@@ -297,3 +298,182 @@ def test_a_csv_the_csv_module_cannot_read_is_a_roster_problem_not_a_crash() -> N
         parse_csv(huge, "huge.csv")
     [problem] = raised.value.problems
     assert problem.position == "file" and "not a readable CSV file" in problem.reason
+
+
+# --- the diff, the roles a change would empty, and one member at a time -------------------------
+
+TEAM = [
+    entry("Ofc. Dana Rivera", "+14325550101"),
+    entry("Sgt. Lee Park", "+14325550102"),
+    entry("Det. Lee Moss", "+14325550103"),
+    entry("Dr. Ana Cruz", "+14325550104", "psychologist"),
+    entry("Lt. Ray Ortiz", "+14325550105", "director"),
+    entry("Disp. Kim Wu", "+14325550106", "dispatch"),
+]
+
+
+def state(session: Session, team: Team) -> list[tuple[str, str, bool, int]]:
+    """Return every member's name, role, active flag and position."""
+    return [(m.name, m.role, m.active, m.position) for m in members(session, team)]
+
+
+def test_a_one_line_file_that_would_empty_roles_is_refused_naming_them_and_changes_nothing(
+    session: Session, team: Team, now: datetime
+) -> None:
+    from callout.roster import EmptiesRole
+
+    import_roster(session, team, TEAM, now)
+    session.commit()
+    before = state(session, team)
+    with pytest.raises(EmptiesRole) as refused:
+        import_roster(session, team, [entry("Ofc. Dana Rivera", "+14325550101")], now)
+    diff = refused.value.diff
+    assert list(diff.emptied) == ["psychologist", "director"]  # a peer stays
+    assert diff.refusal() == (
+        "it would leave odessa with no active psychologist (Dr. Ana Cruz would be deactivated)"
+        " and no active director (Lt. Ray Ortiz would be deactivated)"
+    )
+    assert diff.deactivated == [
+        "Sgt. Lee Park",
+        "Det. Lee Moss",
+        "Dr. Ana Cruz",
+        "Lt. Ray Ortiz",
+        "Disp. Kim Wu",
+    ]
+    assert not diff.applied and state(session, team) == before
+    assert not session.new and not session.dirty
+    forced = import_roster(session, team, [entry("Ofc. Dana Rivera", "+14325550101")], now, force=True)
+    assert forced.applied and [m.name for m in members(session, team) if m.active] == ["Ofc. Dana Rivera"]
+
+
+def test_a_dry_run_says_what_would_change_by_name_and_changes_nothing(
+    session: Session, team: Team, now: datetime
+) -> None:
+    import_roster(session, team, TEAM, now)
+    session.commit()
+    before = state(session, team)
+    changed = [
+        entry("Ofc. Dana Rivera", "+14325550101", skills=("grief",)),
+        entry("Sgt. Lee Park", "+14325550102", "director"),
+        entry("Det. Lee Moss", "+14325550103"),
+        entry("Dr. Ana Cruz", "+14325550104", "psychologist"),
+        entry("Lt. Ray Ortiz", "+14325550105", "director"),
+        entry("Ofc. New Peer", "+14325550107"),
+    ]
+    diff = import_roster(session, team, changed, now, dry_run=True)
+    assert not diff.applied and state(session, team) == before
+    assert diff.lines() == [
+        "added: Ofc. New Peer",
+        "updated: Ofc. Dana Rivera (skills grief), Sgt. Lee Park (role peer -> director)",
+        "deactivated: Disp. Kim Wu",
+    ]
+    assert str(diff) == "1 added, 2 updated, 1 deactivated, 3 unchanged"
+    assert import_roster(session, team, changed, now).lines() == diff.lines()
+
+
+def test_a_role_change_that_empties_a_role_is_refused_too(
+    session: Session, team: Team, now: datetime
+) -> None:
+    from callout.roster import EmptiesRole
+
+    import_roster(session, team, TEAM, now)
+    demoted = [e if e.role != "director" else entry(e.name, e.phone, "peer") for e in TEAM]
+    with pytest.raises(EmptiesRole, match=r"no active director \(Lt. Ray Ortiz would become peer\)"):
+        import_roster(session, team, demoted, now)
+
+
+def test_a_first_import_without_every_role_is_taken_and_says_what_is_missing(
+    session: Session, team: Team, now: datetime
+) -> None:
+    diff = import_roster(session, team, TEAM[:3], now)  # peers only: nothing is emptied, nothing was there
+    assert diff.applied and diff.emptied == {} and diff.absent == ("psychologist", "director")
+    assert diff.notes() == [
+        "note: odessa has no active psychologist: nobody to fall back on or alert",
+        "note: odessa has no active director: nobody to fall back on or alert",
+    ]
+
+
+def test_the_configured_roster_that_would_empty_a_role_stops_the_import_naming_the_file(
+    session: Session, team: Team, now: datetime, tmp_path: Path
+) -> None:
+    from callout.roster import EmptiesRole
+
+    import_roster(session, team, TEAM, now)
+    session.commit()
+    path = tmp_path / "roster-odessa.toml"
+    path.write_text('[[members]]\nname = "Ofc. Dana Rivera"\nphone = "(432) 555-0101"\nrole = "peer"\n')
+    config = make_config("sqlite://", team_table(roster=str(path)))
+    before = state(session, team)
+    with pytest.raises(EmptiesRole) as refused:
+        import_configured_rosters(session, config, now)
+    assert refused.value.source == str(path) and "no active psychologist" in str(refused.value)
+    assert state(session, team) == before
+
+
+def test_it_finds_a_member_by_phone_or_by_a_name_only_one_matches(
+    session: Session, team: Team, now: datetime
+) -> None:
+    from callout.roster import AmbiguousMember, UnknownMember, find_member
+
+    import_roster(session, team, TEAM, now)
+    assert find_member(session, team, "(432) 555-0104").name == "Dr. Ana Cruz"
+    assert find_member(session, team, "sgt. lee park").name == "Sgt. Lee Park"
+    assert find_member(session, team, "Ortiz").name == "Lt. Ray Ortiz"
+    with pytest.raises(AmbiguousMember) as ambiguous:
+        find_member(session, team, "Lee")
+    assert [m.name for m in ambiguous.value.candidates] == ["Sgt. Lee Park", "Det. Lee Moss"]
+    with pytest.raises(UnknownMember):
+        find_member(session, team, "Nobody")
+
+
+def test_adding_a_member_puts_them_last_with_the_files_checks_and_keeps_the_primary(
+    session: Session, team: Team, now: datetime
+) -> None:
+    from callout.roster import add_member, new_entry
+
+    import_roster(session, team, TEAM, now - timedelta(days=1))  # Sgt. Lee Park is primary now
+    assert primary_name(session, team, now) == "Sgt. Lee Park"
+    diff = add_member(session, team, new_entry("Ofc. New Peer", "(432) 555-0199", "Peer", ["Grief"]), now)
+    assert diff.added == ["Ofc. New Peer"] and diff.applied
+    added = members(session, team)[-1]
+    assert (added.name, added.phone, added.role, added.skills) == (
+        "Ofc. New Peer",
+        "+14325550199",
+        "peer",
+        ["grief"],
+    )
+    assert primary_name(session, team, now) == "Sgt. Lee Park"
+    with pytest.raises(RosterError, match=r"already on the roster as Ofc\. New Peer"):
+        add_member(session, team, new_entry("Someone", "432-555-0199", "peer"), now)
+    with pytest.raises(RosterError) as bad:
+        new_entry("", "555", "chaplain")
+    assert len(bad.value.problems) == 3  # the name, the phone and the role, as a file's entry
+
+
+def test_deactivating_the_last_member_of_a_role_is_refused_unless_forced(
+    session: Session, team: Team, now: datetime
+) -> None:
+    from callout.roster import EmptiesRole, find_member, set_active
+
+    import_roster(session, team, TEAM, now)
+    director = find_member(session, team, "Ortiz")
+    with pytest.raises(EmptiesRole, match="no active director"):
+        set_active(session, team, director, False, now)
+    assert director.active
+    assert set_active(session, team, director, False, now, force=True).deactivated == ["Lt. Ray Ortiz"]
+    assert set_active(session, team, director, True, now).changes == {"Lt. Ray Ortiz": ("active again",)}
+    assert set_active(session, team, director, True, now).unchanged == ["Lt. Ray Ortiz"]  # already active
+
+
+def test_deactivating_or_activating_a_peer_keeps_who_is_on_call_now(
+    session: Session, team: Team, now: datetime
+) -> None:
+    from callout.roster import find_member, set_active
+
+    import_roster(session, team, TEAM, now - timedelta(days=1))  # Sgt. Lee Park is primary now
+    set_active(session, team, find_member(session, team, "Rivera"), False, now)
+    assert primary_name(session, team, now) == "Sgt. Lee Park"
+    set_active(session, team, find_member(session, team, "Rivera"), True, now)
+    assert primary_name(session, team, now) == "Sgt. Lee Park"
+    set_active(session, team, find_member(session, team, "Sgt. Lee Park"), False, now)
+    assert primary_name(session, team, now) == "Det. Lee Moss"  # the next in the old order takes over
