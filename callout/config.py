@@ -85,6 +85,19 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The [console] table: the director's console (sessions, login throttling, two-factor codes)."""
+
+    secret_key: str = ""
+    session_timeout: timedelta = timedelta(minutes=30)
+    require_totp: bool = False
+    user_attempts: int = 5
+    address_attempts: int = 20
+    lockout: timedelta = timedelta(minutes=15)
+    proxies: int = 0
+
+
+@dataclass(frozen=True)
 class EscalationConfig:
     """A team's [teams.escalation] table."""
 
@@ -136,6 +149,7 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     teams: tuple[TeamConfig, ...] = ()
     path: Path | None = None
 
@@ -332,6 +346,44 @@ def _limits(data: Mapping[str, Any]) -> LimitsConfig:
     )
 
 
+def _console(data: Mapping[str, Any], env: Mapping[str, str]) -> ConsoleConfig:
+    t = _Table(
+        data,
+        "console",
+        {
+            "secret_key",
+            "session_timeout",
+            "require_totp",
+            "user_attempts",
+            "address_attempts",
+            "lockout",
+            "proxies",
+        },
+    )
+    secret = _secret(t, "secret_key", env, "CALLOUT_CONSOLE_SECRET")
+    if secret and len(secret) < 16:
+        raise ConfigError(
+            "console.secret_key: too short: use at least 16 random characters (or leave it empty)"
+        )
+    timeout = t.duration("session_timeout", ConsoleConfig.session_timeout)
+    if not timedelta(minutes=1) <= timeout <= timedelta(hours=24):
+        raise ConfigError(
+            f"console.session_timeout: must be between 1m and 24h, got {format_duration(timeout)}"
+        )
+    lockout = t.duration("lockout", ConsoleConfig.lockout)
+    if lockout < timedelta(seconds=1):
+        raise ConfigError(f"console.lockout: must be at least 1s, got {format_duration(lockout)}")
+    return ConsoleConfig(
+        secret_key=secret,
+        session_timeout=timeout,
+        require_totp=t.flag("require_totp", False),
+        user_attempts=t.number("user_attempts", ConsoleConfig.user_attempts, minimum=1),
+        address_attempts=t.number("address_attempts", ConsoleConfig.address_attempts, minimum=1),
+        lockout=lockout,
+        proxies=t.number("proxies", ConsoleConfig.proxies, minimum=0),
+    )
+
+
 def _escalation(data: Mapping[str, Any], prefix: str) -> EscalationConfig:
     t = _Table(
         data, prefix, {"ack_timeout", "peers", "call_after", "fallback", "fallback_timeout", "reminder_after"}
@@ -504,7 +556,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML and the environment; raise ConfigError naming the bad key."""
-    _Table(data, "", {"server", "twilio", "privacy", "limits", "teams"})
+    _Table(data, "", {"server", "twilio", "privacy", "limits", "console", "teams"})
     twilio = _twilio(data.get("twilio", {}), env)
     teams_data = data.get("teams", [])
     if not isinstance(teams_data, list):
@@ -538,6 +590,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
         twilio=twilio,
         privacy=privacy,
         limits=_limits(data.get("limits", {})),
+        console=_console(data.get("console", {}), env),
         teams=teams,
         path=path,
     )

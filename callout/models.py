@@ -192,6 +192,8 @@ class Request(Base):
     purged_at: Mapped[datetime | None] = mapped_column(default=None)
     tally_sent_at: Mapped[datetime | None] = mapped_column(default=None)
     tally_dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The console user who raised a page or debrief from the console (never set for support requests).
+    opened_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
 
     team: Mapped[Team] = relationship()
     accepted_by: Mapped[Member | None] = relationship(foreign_keys=[accepted_by_id])
@@ -311,3 +313,64 @@ class VoiceHunt(Base):
 
     team: Mapped[Team] = relationship()
     request: Mapped[Request | None] = relationship()
+
+
+class ConsoleUser(Base):
+    """Someone who logs in to the director's console: an admin, a director, dispatch or a viewer."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin | director | dispatch | viewer
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Bumped when the password changes: every session opened before it ends.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The TOTP secret, encrypted under a key derived from the console secret; None: no two-factor code.
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    # The last TOTP time step accepted, so one code never logs in twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    team: Mapped[Team | None] = relationship()
+
+
+class LoginFailure(Base):
+    """One failed (or still unfinished) console login, under a hash of the user name or the address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """Who changed what in the console or on the command line (never anything about a requester)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_team_at", "team_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # a console user name, or the system user of the CLI
+    via: Mapped[str] = mapped_column(String(8))  # console | cli
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None)
+    action: Mapped[str] = mapped_column(String(40))  # e.g. user.add, roster.deactivate, override.add
+    summary: Mapped[str] = mapped_column(Text)
+
+    team: Mapped[Team | None] = relationship()
+
+
+class StoredSecret(Base):
+    """A random secret made once and shared by every process through the database (embedded defaults)."""
+
+    __tablename__ = "stored_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

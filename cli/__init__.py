@@ -107,4 +107,4 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 # The commands live beside this module and register themselves on `cli` when imported.
-from cli import basics, calendar, printing, privacy, report, roster, roster_members, serve  # noqa: E402, F401
+from cli import basics, calendar, printing, privacy, report, roster, roster_members, serve, user  # noqa: E402, F401

@@ -317,3 +317,80 @@ def tick(rt: Any) -> None:
 
     rt.run(run_tick)
     send(rt)
+
+
+# --- the console ---------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash console passwords with argon2id at its cheapest: the tests log in hundreds of times."""
+    from argon2 import PasswordHasher
+
+    from callout import users
+
+    monkeypatch.setattr(users, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(users, "_DUMMY", [])
+
+
+def make_user(
+    rt: Any, username: str, role: str = "director", team: str | None = "odessa", **fields: Any
+) -> int:
+    """Add a console user (password PASSWORD) and return their id."""
+    from sqlalchemy import select
+
+    from callout import users
+
+    with rt.sessions() as session, session.begin():
+        row = session.scalar(select(Team).where(Team.slug == team)) if team else None
+        user = users.add(session, rt.clock(), username, role, row, fields.pop("password", PASSWORD))
+        for name, value in fields.items():
+            setattr(user, name, value)
+        return int(user.id)
+
+
+class ConsoleClient:
+    """A browser-like client of the console: cookies, CSRF tokens read from the pages, https."""
+
+    BASE = "https://peer.example.org"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.client = app.test_client()
+        # As a browser sends it on a same-origin POST: Flask-WTF checks it on https.
+        self.client.environ_base["HTTP_REFERER"] = self.BASE + "/console/"
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        """GET a page."""
+        return self.client.get(path, base_url=self.BASE, **kwargs)
+
+    def token(self, path: str = "/console/login") -> str:
+        """Return the CSRF token of the form on a page."""
+        import re
+
+        html = self.get(path).get_data(as_text=True)
+        found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+        assert found, f"no CSRF token on {path}"
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True, **kwargs: Any) -> Any:
+        """POST a form, with the CSRF token unless csrf is False."""
+        fields = dict(data or {})
+        if csrf:
+            fields.setdefault(
+                "csrf_token", self.token("/console/login" if "/login" in path else "/console/account")
+            )
+        return self.client.post(path, data=fields, base_url=self.BASE, **kwargs)
+
+    def login(self, username: str, password: str = PASSWORD, **kwargs: Any) -> Any:
+        """Log in with the login form."""
+        fields = {"username": username, "password": password, "csrf_token": self.token("/console/login")}
+        return self.client.post("/console/login", data=fields, base_url=self.BASE, **kwargs)
+
+
+@pytest.fixture
+def console(app: Any) -> ConsoleClient:
+    """Return a console client of the app (not logged in)."""
+    return ConsoleClient(app)

@@ -37,6 +37,16 @@ def test_it_reads_the_example_file_and_resolves_paths_beside_it() -> None:
     assert config.server.database_url == f"sqlite:///{ROOT / 'callout.db'}"
 
 
+def test_the_console_section_has_defaults_and_reads_its_secret_from_the_environment() -> None:
+    config = parse_config({}, env={})
+    assert config.console.session_timeout == timedelta(minutes=30)
+    assert not config.console.require_totp and config.console.secret_key == ""
+    secret = "a console secret from the environment"
+    assert parse_config({}, env={"CALLOUT_CONSOLE_SECRET": secret}).console.secret_key == secret
+    example = load_config(ROOT / "config.example.toml", env={})
+    assert example.console.lockout == timedelta(minutes=15) and example.console.user_attempts == 5
+
+
 def test_it_takes_secrets_from_the_environment() -> None:
     key = new_key()
     env = {
@@ -109,6 +119,16 @@ def test_it_takes_secrets_from_the_environment() -> None:
         ({"teams": [team(slug="odessa\n")]}, "teams[0].slug"),
         ({"teams": [team(handoff="07:00\n")]}, "teams[0].handoff"),
         ({"teams": [team(roster="roster\0.toml")]}, "teams[0].roster"),
+        ({"console": {"session_timeout": "soon"}}, "console.session_timeout"),
+        ({"console": {"session_timeout": "10s"}}, "console.session_timeout"),
+        ({"console": {"session_timeout": "3d"}}, "console.session_timeout"),
+        ({"console": {"require_totp": "yes"}}, "console.require_totp"),
+        ({"console": {"user_attempts": 0}}, "console.user_attempts"),
+        ({"console": {"address_attempts": "many"}}, "console.address_attempts"),
+        ({"console": {"lockout": "0"}}, "console.lockout"),
+        ({"console": {"secret_key": "short"}}, "console.secret_key"),
+        ({"console": {"proxies": -1}}, "console.proxies"),
+        ({"console": {"timeout": "30m"}}, "console.timeout"),
     ],
 )
 def test_it_names_the_key_of_a_bad_value(data: dict[str, Any], key: str) -> None:
