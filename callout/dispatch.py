@@ -104,13 +104,18 @@ def parse_order(payload: object) -> PageOrder:
     return PageOrder(KINDS[kind], note, callback, skill or None)
 
 
-def open_page(session: Session, env: Env, now: datetime, team: Team, order: PageOrder) -> Request:
-    """Open the page or debrief (its first members are paged at once); raise InvalidPage for a bad skill."""
+def open_page(
+    session: Session, env: Env, now: datetime, team: Team, order: PageOrder, opened_by: int | None = None
+) -> Request:
+    """Open the page or debrief (its first members are paged at once); raise InvalidPage for a bad skill.
+
+    opened_by is the console user who raised it (None for the API).
+    """
     if order.skill is not None:
         problem = debrief.check_skill(session, team, order.skill)
         if problem is not None:
             raise InvalidPage(f"unknown skill {order.skill!r}: no active peer has it")
-    return escalation.open_request(
+    request = escalation.open_request(
         session,
         env,
         now,
@@ -121,6 +126,8 @@ def open_page(session: Session, env: Env, now: datetime, team: Team, order: Page
         note=order.note,
         skill=order.skill,
     )
+    request.opened_by_user_id = opened_by
+    return request
 
 
 def find_page(session: Session, team: Team, code: str) -> Request | None:

@@ -58,15 +58,15 @@ def render_html(report: Report) -> str:
         " they were closed.</p>",
     ]
     for index, team in enumerate(report.teams):
-        parts.append(_team_section(team, f"t{index}"))
+        parts.append(team_section(team, f"t{index}"))
     if not report.teams:
         parts.append("<p>No teams.</p>")
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
 
 
-def _team_section(team: TeamReport, prefix: str) -> str:
-    """Render one team's heading, table and charts."""
+def team_section(team: TeamReport, prefix: str) -> str:
+    """Render one team's heading, table and charts (ids in the charts start with prefix)."""
     header = "".join(f"<th>{escape(m.month)}</th>" for m in team.months)
     body = []
     for label, values in summary_rows(team):

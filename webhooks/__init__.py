@@ -31,7 +31,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Return every part of the web app: each surface is one blueprint, and a new one joins here."""
-    return (sms.bp, voice.bp, api.bp, health.bp, calendar.bp)
+    import console  # the director's console: its blueprint sets up its sessions when registered
+
+    return (sms.bp, voice.bp, api.bp, health.bp, calendar.bp, console.bp)
 
 
 class DatabaseId(IntegerConverter):

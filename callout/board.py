@@ -1,0 +1,183 @@
+"""The console's live board: what is open or being handled, and what needs the director's eye.
+
+It shows codes, kinds, channels, times, states, steps and roles. Of members it names only who holds a
+request, who is being paged for a dispatch page, and a debrief's responders; for a support request it never
+names who is or was paged (whoever is missing from the list could be the member who asked: a TALK), and it
+never reads a request's contact or note.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from callout import debrief, escalation, rotation
+from callout.env import Env
+from callout.models import Page, Request, Team
+
+COVERAGE_DAYS = 7
+TIER_ROLE = {"peer": "peer", "psychologist": "psychologist", "director": "director", "debrief": "team"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One live request as the board shows it."""
+
+    code: str
+    kind: str  # support | dispatch | debrief
+    channel: str
+    opened_at: datetime
+    status: str  # open | accepted | exhausted
+    step: int
+    paging: str | None  # the role being paged now ("peer", "psychologist", ...), None when nobody is
+    paging_names: tuple[str, ...]  # who is being paged now: dispatch pages only
+    holder: str | None
+    deadline: datetime | None
+    yes: tuple[str, ...] = ()  # a debrief's responders, in the order they answered
+    no: int = 0
+    waiting: int = 0
+    mine: bool = False  # opened by the console user looking at it
+
+
+@dataclass(frozen=True)
+class Warning:
+    """Something the director should fix before it matters."""
+
+    text: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Board:
+    """The board of one team at one moment."""
+
+    rows: tuple[Row, ...]
+    counts: dict[str, int]
+    warnings: tuple[Warning, ...]
+    primary: str | None
+    shift_end: datetime
+
+
+def _row(request: Request, user_id: int | None) -> Row:
+    """Describe one live request for the board."""
+    pending = [p for p in request.pages if p.state == "pending" and p.step == request.step]
+    tiers = sorted({p.tier for p in pending})
+    paging = ", ".join(TIER_ROLE.get(t, t) for t in tiers) if pending and request.status == "open" else None
+    names: tuple[str, ...] = ()
+    if request.kind == "dispatch" and paging is not None:
+        names = tuple(p.member.name for p in pending)
+    yes: tuple[str, ...] = ()
+    no = waiting = 0
+    if request.kind == "debrief":
+        counted = debrief.tally(request)
+        yes, no, waiting = tuple(counted.yes), len(counted.no), counted.waiting
+    return Row(
+        code=request.code,
+        kind=request.kind,
+        channel=request.channel,
+        opened_at=request.opened_at,
+        status=request.status,
+        step=request.step,
+        paging=paging,
+        paging_names=names,
+        holder=request.accepted_by.name if request.accepted_by is not None else None,
+        deadline=request.step_deadline,
+        yes=yes,
+        no=no,
+        waiting=waiting,
+        mine=user_id is not None and request.opened_by_user_id == user_id,
+    )
+
+
+def live_requests(
+    session: Session, team: Team, *, support: bool = True, opened_by: int | None = None
+) -> list[Request]:
+    """Return the team's live requests, oldest first; without support, pages and debriefs only.
+
+    opened_by limits them to the pages and debriefs that console user opened.
+    """
+    query = (
+        select(Request)
+        .where(Request.team_id == team.id, Request.status.in_(escalation.LIVE))
+        .options(
+            selectinload(Request.pages).selectinload(Page.member),
+            selectinload(Request.accepted_by),
+        )
+        .order_by(Request.opened_at, Request.id)
+    )
+    if not support:
+        query = query.where(Request.kind != "support")
+    if opened_by is not None:
+        query = query.where(Request.opened_by_user_id == opened_by)
+    return list(session.scalars(query))
+
+
+def warnings(session: Session, env: Env, now: datetime, team: Team) -> list[Warning]:
+    """Return the coverage warnings: shifts with no available peer ahead, fallback roles with nobody."""
+    found = [
+        Warning("No peer is available for this shift", start, end)
+        for start, end in rotation.coverage_gaps(session, team, now, COVERAGE_DAYS)
+    ]
+    configured = env.configured(team)
+    roles: Sequence[str] = configured.escalation.fallback if configured else ()
+    by_role = rotation.fallback_by_role(session, team, roles)
+    for role in roles:
+        if not by_role[role]:
+            found.append(Warning(f"Nobody can be reached as {role}: the fallback skips that role"))
+    opted_out = [m for m in team.members if m.active and m.opted_out]
+    for member in opted_out:
+        found.append(Warning(f"{member.name} opted out of texts (texted STOP): they cannot be paged"))
+    return found
+
+
+def board(
+    session: Session,
+    env: Env,
+    now: datetime,
+    team: Team,
+    *,
+    support: bool = True,
+    opened_by: int | None = None,
+    viewer_id: int | None = None,
+) -> Board:
+    """Return the board of team at now (see live_requests for support and opened_by)."""
+    requests = live_requests(session, team, support=support, opened_by=opened_by)
+    rows = tuple(_row(request, viewer_id) for request in requests)
+    counts = Counter(row.status for row in rows)
+    available = rotation.availability_list(session, team, now)
+    _start, end = rotation.shift_bounds(team, now)
+    return Board(
+        rows=rows,
+        counts={status: counts.get(status, 0) for status in escalation.LIVE},
+        warnings=tuple(warnings(session, env, now, team)) if support else (),
+        primary=available[0].name if available else None,
+        shift_end=end,
+    )
+
+
+def age(now: datetime, since: datetime) -> str:
+    """Return how long ago since was, as a board shows it: "45s", "12 min", "3 h 05"."""
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+def remaining(now: datetime, deadline: datetime | None) -> str | None:
+    """Return the time left until deadline ("2 min"), or None without one."""
+    if deadline is None:
+        return None
+    left = deadline - now
+    if left <= timedelta(0):
+        return "now"
+    return age(now - left, now)

@@ -1,0 +1,77 @@
+"""The console's forms (Flask-WTF: each carries its CSRF token); the templates render the choices."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
+
+from callout.dispatch import MAX_NOTE
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    """User name and password."""
+
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+
+
+class CodeForm(FlaskForm):  # type: ignore[misc]
+    """A six-digit code from an authenticator app."""
+
+    code = StringField("Six-digit code", validators=[DataRequired(), Length(max=12)])
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something: only the CSRF token."""
+
+
+class PageForm(FlaskForm):  # type: ignore[misc]
+    """A dispatch page or a debrief call-out."""
+
+    kind = StringField("What", default="page", validators=[DataRequired(), AnyOf(["page", "debrief"])])
+    note = TextAreaField("What happened and where", validators=[DataRequired(), Length(max=MAX_NOTE)])
+    callback = StringField("Number to call back (optional)", validators=[Optional(), Length(max=40)])
+    skill = StringField("Only peers with this skill (debrief)", default="", validators=[Length(max=64)])
+
+
+class UserForm(FlaskForm):  # type: ignore[misc]
+    """A new console user."""
+
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    role = StringField("Role", validators=[DataRequired(), Length(max=16)])
+    team = StringField("Team", validators=[Length(max=64)])
+    password = PasswordField(
+        "Password (at least 10 characters)", validators=[DataRequired(), Length(max=1000)]
+    )
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    """A new password for someone else (an admin's or a director's reset)."""
+
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1000)])
+
+
+class OwnPasswordForm(FlaskForm):  # type: ignore[misc]
+    """A user changing their own password."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    password = PasswordField(
+        "New password (at least 10 characters)", validators=[DataRequired(), Length(max=1000)]
+    )
+
+
+class TotpForm(FlaskForm):  # type: ignore[misc]
+    """Turning two-factor codes on: the code the app shows for the secret offered."""
+
+    code = StringField("Six-digit code from the app", validators=[DataRequired(), Length(max=12)])
+
+
+class ReportForm(FlaskForm):  # type: ignore[misc]
+    """The period of the statistics (GET: no CSRF token needed)."""
+
+    class Meta:
+        csrf = False
+
+    start = StringField("From", validators=[Optional()])
+    end = StringField("To (included)", validators=[Optional()])
