@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import click
 
 from callout import auditlog, users
-from cli import Context, cli, fail, pass_context
 from callout.config import ConfigError
 from callout.db import transaction
 from callout.teams import UnknownTeam, get_team
+from cli import Context, cli, fail, pass_context
 
 
 def _password(stdin: bool, username: str) -> str:

@@ -69,7 +69,8 @@ def stats(slug: str) -> Any:
     team, built, error, start, end = _report(slug, request.args.get("start"), request.args.get("end"))
     section = None
     if built is not None:
-        from callout.report_html import team_section  # matplotlib: loaded by the first report, not by every worker
+        # Here, not at the top: matplotlib loads with the first report, not in every worker at start.
+        from callout.report_html import team_section
 
         section = Markup(team_section(built.teams[0], "s"))
     form.start.data, form.end.data = start.isoformat(), end.isoformat()

@@ -7,9 +7,9 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from callout.cli import cli
 from callout.db import make_engine, make_sessionmaker
 from callout.models import AuditEntry, ConsoleUser
+from cli import cli
 from tests.test_cli_basics import failed, write_config
 
 PASSWORD = "correct horse battery"
