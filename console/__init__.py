@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from console.web import bp
-
 # The views register themselves on `bp` when imported; its setup runs when an app registers it.
-from console import account, auth, board, dispatch, setup, stats, trail, people  # noqa: E402, F401, I001
+from console import account, auth, board, dispatch, people, setup, stats, trail  # noqa: F401
+from console.web import bp
 
 __all__ = ["bp"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Request
 from flask.blueprints import BlueprintSetupState
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from callout import signing
 from callout.runtime import Runtime
@@ -37,7 +37,7 @@ def ensure_secret(app: Flask) -> None:
 class ConsoleSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, for the console's paths only, with the console's secret."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Open the console's session; elsewhere (webhooks, the API) there is none to open."""
         if not request.path.startswith("/console"):
             return None

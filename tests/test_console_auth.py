@@ -124,10 +124,8 @@ def test_the_session_cookie_is_httponly_samesite_lax_and_secure_over_https(conso
 def test_the_cookie_is_not_secure_when_the_public_url_is_http(
     database_url: str, transport: RecordingTransport
 ) -> None:
-    from webhooks import create_app
-
     config = make_config(database_url, server={"public_url": "http://127.0.0.1:5000"})
-    app = create_app(config, transport=transport, background=False)
+    app = build_app(config, transport)
     try:
         cookie = app.test_client().get("/console/login").headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "Secure" not in cookie
@@ -135,12 +133,18 @@ def test_the_cookie_is_not_secure_when_the_public_url_is_http(
         app.extensions["callout"].close()
 
 
-def _two_apps(config: Config, transport: RecordingTransport) -> tuple[Any, Any]:
+def build_app(config: Config, transport: RecordingTransport) -> Any:
+    """Return an app of its own on config (a gunicorn worker, say), without background threads."""
+    import service
     from webhooks import create_app
 
+    return create_app(service.build(config, transport=transport))
+
+
+def _two_apps(config: Config, transport: RecordingTransport) -> tuple[Any, Any]:
     return (
-        create_app(config, transport=transport, background=False),
-        create_app(config, transport=transport, background=False),
+        build_app(config, transport),
+        build_app(config, transport),
     )
 
 
@@ -183,11 +187,9 @@ def test_a_session_opened_by_one_worker_is_good_in_another(
 def test_a_different_secret_does_not_accept_the_cookie(
     database_url: str, transport: RecordingTransport
 ) -> None:
-    from webhooks import create_app
-
-    first = create_app(make_config(database_url), transport=transport, background=False)
+    first = build_app(make_config(database_url), transport)
     other = make_config(database_url, console={"secret_key": "another console secret entirely"})
-    second = create_app(other, transport=transport, background=False)
+    second = build_app(other, transport)
     try:
         make_user(first.extensions["callout"], "lt.nguyen")
         one = ConsoleClient(first)
@@ -280,10 +282,8 @@ def test_the_session_ends_after_thirty_minutes_without_a_click(
 
 
 def test_the_session_timeout_is_configurable(database_url: str, transport: RecordingTransport) -> None:
-    from webhooks import create_app
-
     config = make_config(database_url, console={"session_timeout": "5m"})
-    app = create_app(config, transport=transport, background=False)
+    app = build_app(config, transport)
     rt = app.extensions["callout"]
     clock = Clock(rt.clock())
     rt.clock = clock
@@ -365,10 +365,8 @@ def test_a_user_turns_on_two_factor_codes_and_then_needs_one(
 def test_require_totp_sends_a_director_to_enrol_first(
     database_url: str, transport: RecordingTransport
 ) -> None:
-    from webhooks import create_app
-
     config = make_config(database_url, console={"require_totp": True})
-    app = create_app(config, transport=transport, background=False)
+    app = build_app(config, transport)
     rt = app.extensions["callout"]
     try:
         make_user(rt, "lt.nguyen", "director")
