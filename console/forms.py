@@ -75,3 +75,11 @@ class ReportForm(FlaskForm):  # type: ignore[misc]
 
     start = StringField("From", validators=[Optional()])
     end = StringField("To (included)", validators=[Optional()])
+
+
+class OverrideForm(FlaskForm):  # type: ignore[misc]
+    """A peer made primary for a day or a range of days."""
+
+    member = StringField("Peer", validators=[DataRequired(), Length(max=12)])
+    first = StringField("First day", validators=[DataRequired(), Length(max=10)])
+    last = StringField("Last day (included)", validators=[DataRequired(), Length(max=10)])
