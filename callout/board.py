@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from callout import debrief, escalation, rotation
@@ -100,11 +100,19 @@ def live_requests(
 ) -> list[Request]:
     """Return the team's live requests, oldest first; without support, pages and debriefs only.
 
-    opened_by limits them to the pages and debriefs that console user opened.
+    Live: open, accepted, or exhausted and not yet purged (a late YES still accepts one until then; after
+    the purge nobody could call the person back). opened_by limits them to the pages and debriefs that
+    console user opened.
     """
     query = (
         select(Request)
-        .where(Request.team_id == team.id, Request.status.in_(escalation.LIVE))
+        .where(
+            Request.team_id == team.id,
+            or_(
+                Request.status.in_(("open", "accepted")),
+                and_(Request.status == "exhausted", Request.purged_at.is_(None)),
+            ),
+        )
         .options(
             selectinload(Request.pages).selectinload(Page.member),
             selectinload(Request.accepted_by),
@@ -177,7 +185,6 @@ def remaining(now: datetime, deadline: datetime | None) -> str | None:
     """Return the time left until deadline ("2 min"), or None without one."""
     if deadline is None:
         return None
-    left = deadline - now
-    if left <= timedelta(0):
+    if deadline <= now:
         return "now"
-    return age(now - left, now)
+    return age(deadline, now)

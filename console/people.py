@@ -54,10 +54,8 @@ def _rows(session: Session, me: users.Principal) -> list[UserRow]:
 def _form(session: Session, me: users.Principal) -> tuple[UserForm, list[TeamView]]:
     teams = [team_view(t) for t in users.visible_teams(session, me)]
     form = UserForm()
-    form.role.choices = [(r, r) for r in users.assignable_roles(me)]
-    form.team.choices = ([("", "Every team (admin)")] if me.is_admin else []) + [
-        (t.slug, t.name) for t in teams
-    ]
+    form.roles = [(r, r) for r in users.assignable_roles(me)]
+    form.teams = ([("", "Every team (admin)")] if me.is_admin else []) + [(t.slug, t.name) for t in teams]
     return form, teams
 
 
