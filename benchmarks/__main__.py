@@ -14,10 +14,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from benchmarks import calendar_feed, phases
+from benchmarks import calendar_feed, console, phases
 from benchmarks.phases import Options
 from benchmarks.report import (
     CALENDAR,
+    CONSOLE,
     DEBRIEF,
     FIRST_PAGE,
     INBOUND,
@@ -48,6 +49,7 @@ PHASES: dict[str, tuple[Phase, tuple[str, ...]]] = {
     "debrief": (phases.debrief, (SMALL_DEBRIEF, DEBRIEF)),
     "timeouts": (phases.timeouts, (LATENESS, MEMORY)),
     "calendar": (calendar_feed.feed, (CALENDAR,)),
+    "console": (console.console, (CONSOLE,)),
 }
 
 

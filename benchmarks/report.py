@@ -17,7 +17,8 @@ DEBRIEF = "debrief: every page sent"
 LATENESS = "timeout lateness"
 MEMORY = "peak memory per process"
 CALENDAR = "calendar feed, 50 members"
-LABELS = (INBOUND, FIRST_PAGE, SMALL_DEBRIEF, DEBRIEF, LATENESS, MEMORY, CALENDAR)
+CONSOLE = "console page render"
+LABELS = (INBOUND, FIRST_PAGE, SMALL_DEBRIEF, DEBRIEF, LATENESS, MEMORY, CALENDAR, CONSOLE)
 
 
 @dataclass(frozen=True)

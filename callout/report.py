@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from callout.models import Page, Request, Team
@@ -123,6 +123,49 @@ def build_report(
         areas = (content_areas or {}).get(slug, ())
         teams.append(_team_report(session, team, start, end, zone or ZoneInfo(team.timezone), areas))
     return Report(start=start, end=end, teams=tuple(teams))
+
+
+def period_version(
+    session: Session, team_slug: str, start: date, end: date, zone: ZoneInfo
+) -> tuple[Any, ...]:
+    """Return what changes whenever the report of [start, end] may: counts and latest times of its requests.
+
+    A cheap query, so that a front end may keep a rendered report until it changes.
+    """
+    from sqlalchemy import func
+
+    low = datetime.combine(start, time(0), zone).astimezone(UTC)
+    high = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
+    team_id = select(Team.id).where(Team.slug == team_slug).scalar_subquery()
+    row = session.execute(
+        select(
+            func.count(Request.id),
+            func.max(Request.id),
+            func.max(Request.accepted_at),
+            func.max(Request.closed_at),
+            func.max(Request.exhausted_at),
+            func.count(Request.content_area),
+            func.sum(case((Request.overtime.is_(True), 1), else_=0)),
+        ).where(
+            Request.team_id == team_id,
+            or_(
+                and_(Request.opened_at >= low, Request.opened_at < high),
+                and_(Request.closed_at >= low, Request.closed_at < high),
+            ),
+        )
+    ).one()
+    answered = session.scalar(
+        select(func.count(Page.id))
+        .join(Request, Page.request_id == Request.id)
+        .where(
+            Request.team_id == team_id,
+            Request.kind == "debrief",
+            Page.answered_at.is_not(None),
+            Request.opened_at >= low,
+            Request.opened_at < high,
+        )
+    )
+    return (*row, answered)
 
 
 def _team_report(

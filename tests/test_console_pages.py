@@ -251,6 +251,10 @@ def test_an_admin_manages_every_user_and_a_director_their_team(app: Any, rt: Any
     page = html(director.get("/console/users"))
     assert "mid.viewer" not in page and "root" not in page and "lt.nguyen" in page
     assert 'value="admin"' not in page
+    for role in ("director", "dispatch", "viewer"):
+        assert f'<option value="{role}"' in page
+    assert '<option value="odessa"' in page and '<option value="midland"' not in page
+    assert '<option value="admin"' in html(admin.get("/console/users"))
     added = director.post(
         "/console/users",
         {"username": "desk", "role": "dispatch", "team": "odessa", "password": "a long password here"},
@@ -302,8 +306,10 @@ def test_the_users_page_shows_the_last_login(app: Any, rt: Any) -> None:
 
 def test_the_audit_page_shows_who_changed_what(app: Any, rt: Any) -> None:
     director = logged_in(app, rt, "lt.nguyen", "director")
-    director.post("/console/users", {"username": "desk", "role": "dispatch", "team": "odessa",
-                                     "password": "a long password here"})  # fmt: skip
+    director.post(
+        "/console/users",
+        {"username": "desk", "role": "dispatch", "team": "odessa", "password": "a long password here"},
+    )
     entries = rt.run(lambda s, e, n: [(a.actor, a.via, a.action) for a in s.scalars(select(AuditEntry))])
     assert entries == [("lt.nguyen", "console", "user.add")]
     page = html(director.get("/console/odessa/audit"))
@@ -342,3 +348,40 @@ def test_the_statistics_page_and_its_downloads(
     assert director.get("/console/odessa/stats/report.pdf").status_code == 404
     default = html(director.get("/console/odessa/stats"))
     assert 'value="2026-03-01"' in default and 'value="2026-03-10"' in default
+
+
+def test_the_board_drops_an_unanswered_request_once_it_is_purged(
+    app: Any, rt: Any, twilio: TwilioClient, roster: dict[str, Member], clock: Clock
+) -> None:
+    from tests.conftest import tick
+
+    twilio.sms(REQUESTER, "Anyone there?")
+    (code,) = rt.run(lambda s, e, n: s.scalars(select(Request.code)).all())
+    for _ in range(8):  # three peers, then the psychologist and the director, each times out
+        clock.advance(minutes=11)
+        tick(rt)
+    director = logged_in(app, rt, "lt.nguyen", "director")
+    assert 'data-state="exhausted"' in row(html(director.get("/console/odessa/board/live")), code)
+    from callout.housekeeping import purge
+
+    clock.advance(hours=25)
+    rt.run(purge)
+    director = ConsoleClient(app)
+    director.login("lt.nguyen")
+    assert code not in html(director.get("/console/odessa/board/live"))
+
+
+def test_the_statistics_kept_for_a_period_follow_a_new_contact(
+    app: Any, rt: Any, twilio: TwilioClient, roster: dict[str, Member], clock: Clock
+) -> None:
+    director = logged_in(app, rt, "lt.nguyen", "director")
+    path = "/console/odessa/stats?start=2026-03-01&end=2026-03-31"
+    before = html(director.get(path))
+    assert re.search(r"<td>Contacts</td><td>0</td>", before)
+    twilio.sms(REQUESTER, "Can someone call me?")
+    (code,) = rt.run(lambda s, e, n: s.scalars(select(Request.code)).all())
+    twilio.sms(roster["rivera"].phone, f"1 {code}")
+    twilio.sms(roster["rivera"].phone, f"DONE {code} grief")
+    after = html(director.get(path))
+    assert re.search(r"<td>Contacts</td><td>1</td>", after)
+    assert re.search(r"<td>  grief</td><td>1</td>", after)
