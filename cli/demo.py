@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from twilio.request_validator import RequestValidator
@@ -159,8 +160,55 @@ def _report(rt: Runtime) -> str:
     return render_text(report)
 
 
-def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> None:
-    """Play the scenario: request, silence, timeout, a pass, fallback, acceptance, follow-up, close."""
+CONSOLE_USER = "director"
+
+
+def open_console(
+    app: Any, rt: Runtime, port: int, echo: Callable[[str], None], stop: threading.Event | None = None
+) -> None:
+    """Serve the app on 127.0.0.1:port with a director's login printed, until Ctrl-C (or stop is set)."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from werkzeug.serving import make_server
+
+    from callout import users
+    from callout.models import Team
+
+    password = secrets.token_urlsafe(9)
+    with rt.sessions() as session, session.begin():
+        team = session.query(Team).filter_by(slug="demo").one()
+        users.add(session, datetime.now(UTC), CONSOLE_USER, "director", team, password)
+    # The demo's public URL is https (its webhooks are signed for it), but this server is plain http on this
+    # machine: a Secure cookie would not come back from every browser.
+    app.config["SESSION_COOKIE_SECURE"] = False
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}/console/"
+    echo(f"\nThe console is open on the demo's data: {url}")
+    echo(f"Log in as {CONSOLE_USER!r} with the password {password!r}. Ctrl-C ends the demo.")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    waiter = stop if stop is not None else threading.Event()
+    try:
+        while thread.is_alive() and not waiter.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        echo("")
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def run_demo(
+    speed: float = 1.0,
+    echo: Callable[[str], None] = click.echo,
+    console_port: int | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Play the scenario: request, silence, timeout, a pass, fallback, acceptance, follow-up, close.
+
+    With console_port, then open the console on the demo's data (see open_console; 0: any free port).
+    """
     logging.getLogger().setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="callout-demo-") as tmp:
         folder = Path(tmp)
@@ -221,5 +269,8 @@ def run_demo(speed: float = 1.0, echo: Callable[[str], None] = click.echo) -> No
                 "\nWhat the program keeps: no name, no number, no words. Only counts for the yearly report:\n"
             )
             echo(_report(rt))
+            if console_port is not None:
+                text("+14325550107", "Another officer", "Could someone call me after my shift?")
+                open_console(app, rt, console_port, echo, stop)
         finally:
             rt.close()

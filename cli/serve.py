@@ -49,6 +49,10 @@ def scheduler(ctx: Context) -> None:
 
 @cli.command()
 @click.option("--speed", default=1.0, show_default=True, type=float, help="Scale the demo's timeouts.")
-def demo(speed: float) -> None:
+@click.option(
+    "--console", "console", is_flag=True, help="Then open the director's console on the demo's data."
+)
+@click.option("--port", default=5000, show_default=True, type=int, help="The console's port, with --console.")
+def demo(speed: float, console: bool, port: int) -> None:
     """Play a whole scenario through the real webhooks and escalation engine, on the console."""
-    run_demo(speed=speed)
+    run_demo(speed=speed, console_port=port if console else None)

@@ -33,8 +33,18 @@ def rows(config: Path, model: type) -> list:  # type: ignore[type-arg]
 
 def test_user_add_reads_one_line_of_stdin_and_hashes_it(tmp_path: Path) -> None:
     config = write_config(tmp_path, "")
-    result = invoke(config, "user", "add", "Lt.Nguyen", "--role", "director", "--team", "odessa",
-                    "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+    result = invoke(
+        config,
+        "user",
+        "add",
+        "Lt.Nguyen",
+        "--role",
+        "director",
+        "--team",
+        "odessa",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == "added lt.nguyen: director of odessa\n"
     (user,) = rows(config, ConsoleUser)
@@ -52,8 +62,21 @@ def test_an_admin_needs_no_team_and_the_others_need_one(tmp_path: Path) -> None:
         invoke(config, "user", "add", "desk", "--role", "dispatch", "--password-stdin", stdin=PASSWORD), 2
     )
     assert line == "callout: a dispatch user belongs to one team: give --team (teams: odessa)"
-    line = failed(invoke(config, "user", "add", "x", "--role", "viewer", "--team", "nope", "--password-stdin",
-                         stdin=PASSWORD), 2)  # fmt: skip
+    line = failed(
+        invoke(
+            config,
+            "user",
+            "add",
+            "x",
+            "--role",
+            "viewer",
+            "--team",
+            "nope",
+            "--password-stdin",
+            stdin=PASSWORD,
+        ),
+        2,
+    )
     assert line.startswith("callout: unknown team 'nope'")
 
 
@@ -81,8 +104,18 @@ def test_without_stdin_or_a_terminal_it_says_how_to_give_the_password(tmp_path: 
 def test_user_list_remove_and_password(tmp_path: Path) -> None:
     config = write_config(tmp_path, "")
     invoke(config, "user", "add", "root", "--role", "admin", "--password-stdin", stdin=PASSWORD)
-    invoke(config, "user", "add", "desk", "--role", "dispatch", "--team", "odessa", "--password-stdin",
-           stdin=PASSWORD)  # fmt: skip
+    invoke(
+        config,
+        "user",
+        "add",
+        "desk",
+        "--role",
+        "dispatch",
+        "--team",
+        "odessa",
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
     listed = invoke(config, "user", "list")
     assert listed.exit_code == 0
     lines = listed.stdout.splitlines()

@@ -158,10 +158,12 @@ def test_a_session_opened_by_one_worker_is_good_in_another(
         from callout.config import parse_config
 
         config = parse_config(
-            {"server": {"public_url": "https://peer.example.org", "database_url": database_url},
-             "teams": [team_table()]},
+            {
+                "server": {"public_url": "https://peer.example.org", "database_url": database_url},
+                "teams": [team_table()],
+            },
             env={},
-        )  # fmt: skip
+        )
     elif keys == "secret_key":
         config = make_config(database_url, console={"secret_key": "a console secret of some length"})
     else:

@@ -129,6 +129,14 @@ def test_the_console_secret_comes_from_the_config_or_is_kept_in_the_database(
     embedded = parse_config({"server": {"database_url": database_url}}, env={})
     first = signing.master_secret(session, embedded, NOW)
     assert signing.master_secret(session, embedded, NOW + timedelta(days=1)) == first
-    assert len({first, signing.master_secret(session, with_key, NOW),
-                signing.master_secret(session, with_secret, NOW)}) == 3  # fmt: skip
+    assert (
+        len(
+            {
+                first,
+                signing.master_secret(session, with_key, NOW),
+                signing.master_secret(session, with_secret, NOW),
+            }
+        )
+        == 3
+    )
     assert signing.session_key(first) != signing.session_key(signing.master_secret(session, with_key, NOW))
