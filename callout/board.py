@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from callout import debrief, escalation, rotation
+from callout import debrief, requests, rotation
 from callout.env import Env
 from callout.models import Page, Request, Team
 
@@ -155,14 +155,14 @@ def board(
     viewer_id: int | None = None,
 ) -> Board:
     """Return the board of team at now (see live_requests for support and opened_by)."""
-    requests = live_requests(session, team, support=support, opened_by=opened_by)
-    rows = tuple(_row(request, viewer_id) for request in requests)
+    live = live_requests(session, team, support=support, opened_by=opened_by)
+    rows = tuple(_row(request, viewer_id) for request in live)
     counts = Counter(row.status for row in rows)
     available = rotation.availability_list(session, team, now)
     _start, end = rotation.shift_bounds(team, now)
     return Board(
         rows=rows,
-        counts={status: counts.get(status, 0) for status in escalation.LIVE},
+        counts={status: counts.get(status, 0) for status in requests.LIVE},
         warnings=tuple(warnings(session, env, now, team)) if support else (),
         primary=available[0].name if available else None,
         shift_end=end,

@@ -20,7 +20,7 @@ from console.web import bp, page, require, run, team_or_404, team_view, who
 DOWNLOADS = {
     "csv": (report_domain.render_csv, "text/csv"),
     "json": (report_domain.render_json, "application/json"),
-    "html": (report_domain.render_html, "text/html"),
+    "html": (lambda built: _printable(built), "text/html"),
 }
 LONGEST = timedelta(days=3 * 366)
 CACHED = 16  # rendered reports kept per process
@@ -50,6 +50,13 @@ class _Rendered:
 
 
 rendered = _Rendered()
+
+
+def _printable(built: report_domain.Report) -> str:
+    """Render the printable HTML report (matplotlib loads here, with the first one)."""
+    from callout.report_html import render_html
+
+    return render_html(built)
 
 
 class BadPeriod(ValueError):
