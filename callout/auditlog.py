@@ -1,4 +1,6 @@
-"""The audit log (not the privacy check, callout.audit): who changed what (roster, rotation, users, settings) in the console or on the command line.
+"""The audit log: who changed what (roster, rotation, users, settings) in the console or on the command line.
+
+(Not to be confused with callout.audit, the privacy check.)
 
 Entries name console users, members and teams; never a requester, a request's contact or a note.
 """

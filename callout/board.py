@@ -127,17 +127,13 @@ def live_requests(
 
 
 def warnings(session: Session, env: Env, now: datetime, team: Team) -> list[Warning]:
-    """Return the coverage warnings: shifts with no available peer ahead, fallback roles with nobody."""
-    found = [
-        Warning("No peer is available for this shift", start, end)
-        for start, end in rotation.coverage_gaps(session, team, now, COVERAGE_DAYS)
-    ]
+    """Return the coverage warnings: coming shifts with nobody reachable in a role, members opted out."""
     configured = env.configured(team)
     roles: Sequence[str] = configured.escalation.fallback if configured else ()
-    by_role = rotation.fallback_by_role(session, team, roles)
-    for role in roles:
-        if not by_role[role]:
-            found.append(Warning(f"Nobody can be reached as {role}: the fallback skips that role"))
+    found = []
+    for gap in rotation.uncovered(session, team, now, COVERAGE_DAYS, fallback=roles):
+        who = " or ".join("peer" if role == "peer" else f"{role}" for role in gap.missing)
+        found.append(Warning(f"No {who} can be reached for this shift", gap.start, gap.end))
     opted_out = [m for m in team.members if m.active and m.opted_out]
     for member in opted_out:
         found.append(Warning(f"{member.name} opted out of texts (texted STOP): they cannot be paged"))

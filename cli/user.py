@@ -135,5 +135,7 @@ def user_password(ctx: Context, username: str, stdin: bool, reset_totp: bool) ->
         if reset_totp:
             users.disable_totp(user)
         what = "password set" + (", two-factor codes turned off" if reset_totp else "")
-        auditlog.record(session, now, auditlog.cli_actor(), "user.password", f"{user.username}: {what}", user.team)
+        auditlog.record(
+            session, now, auditlog.cli_actor(), "user.password", f"{user.username}: {what}", user.team
+        )
     click.echo(f"{user.username}: {what}")

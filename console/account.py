@@ -119,7 +119,9 @@ def totp_enable() -> Any:
             abort(404)
         if not users.enable_totp(user, box, secret, form.code.data or "", now):
             return None
-        auditlog.record(s, now, _actor(), "user.totp", f"{user.username}: turned on two-factor codes", user.team)
+        auditlog.record(
+            s, now, _actor(), "user.totp", f"{user.username}: turned on two-factor codes", user.team
+        )
         return users.principal(user)
 
     enabled = run(work)

@@ -112,8 +112,9 @@ def test_the_board_shows_debrief_tallies_and_coverage_warnings(
     assert "debrief call-out" in shown and "1 yes, 1 unable" in shown and "Ofc. Dana Rivera" in shown
     for name in ("rivera", "chen", "ortiz"):
         twilio.sms(roster[name].phone, "AWAY 3d")
+    twilio.sms(roster["patel"].phone, "AWAY 3d")
     page = html(director.get("/console/odessa/"))
-    assert "No peer is available for this shift" in page
+    assert "No peer or psychologist can be reached for this shift" in page
 
 
 def test_dispatch_sees_only_the_pages_it_made(
