@@ -581,3 +581,71 @@ def set_active(
         member.active = active
     diff.applied = True
     return diff
+
+
+def edit_member(
+    session: Session, team: Team, member: Member, entry: RosterEntry, now: datetime, *, force: bool = False
+) -> RosterDiff:
+    """Change one member's name, phone, role or skills, with the import's checks; the caller commits.
+
+    entry comes from new_entry (checked as a roster file's entry). Raises RosterError when the phone is
+    another member's, EmptiesRole (unless force) when a role change leaves a role with no active member.
+    """
+    exclusive(session)
+    members = _members(session, team)
+    taken = next((m for m in members if m.phone == entry.phone and m.id != member.id), None)
+    if taken is not None:
+        raise RosterError([Problem("phone", f"{entry.phone} is already on the roster as {taken.name}")])
+    wanted = RosterEntry(entry.name, entry.phone, entry.role, entry.skills, member.active)
+    changed = _fields(member, wanted) + (("phone changed",) if member.phone != entry.phone else ())
+    diff = RosterDiff(team.slug)
+    if not changed:
+        diff.unchanged.append(member.name)
+        return diff
+    diff.updated.append(entry.name)
+    diff.changes[entry.name] = changed
+    after = {m.phone: (m.role, m.active) for m in members if m.id != member.id}
+    after[entry.phone] = (entry.role, member.active)
+    _roles_check(diff, members, after)
+    if diff.emptied and not force:
+        raise EmptiesRole(diff)
+    with roster_change(session, team, now):
+        member.name, member.phone, member.role, member.skills = (
+            entry.name,
+            entry.phone,
+            entry.role,
+            list(entry.skills),
+        )
+    diff.applied = True
+    return diff
+
+
+def move_member(session: Session, team: Team, member: Member, steps: int, now: datetime) -> RosterDiff:
+    """Move a member steps places up (negative) or down the rotation order, keeping who is on call now."""
+    exclusive(session)
+    members = _members(session, team)
+    index = next(i for i, m in enumerate(members) if m.id == member.id)
+    target = max(0, min(len(members) - 1, index + steps))
+    diff = RosterDiff(team.slug)
+    if target == index:
+        diff.unchanged.append(member.name)
+        return diff
+    members.insert(target, members.pop(index))
+    with roster_change(session, team, now):
+        for position, each in enumerate(members):
+            each.position = position
+    diff.updated.append(member.name)
+    diff.changes[member.name] = (f"moved to place {target + 1} of {len(members)}",)
+    diff.applied = True
+    return diff
+
+
+def members_of(session: Session, team: Team) -> list[Member]:
+    """Return every member of the team, active or not, in rotation order."""
+    return _members(session, team)
+
+
+def member_of(session: Session, team: Team, member_id: int) -> Member | None:
+    """Return the member of team with this id, or None (another team's member is none of its)."""
+    member = session.get(Member, member_id)
+    return member if member is not None and member.team_id == team.id else None

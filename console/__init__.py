@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # The views register themselves on `bp` when imported; its setup runs when an app registers it.
-from console import account, auth, board, calendar, dispatch, people, setup, stats, trail  # noqa: F401
+from console import account, auth, board, calendar, dispatch, people, roster, setup, stats, trail  # noqa: F401
 from console.web import bp
 
 __all__ = ["bp"]

@@ -83,3 +83,21 @@ class OverrideForm(FlaskForm):  # type: ignore[misc]
     member = StringField("Peer", validators=[DataRequired(), Length(max=12)])
     first = StringField("First day", validators=[DataRequired(), Length(max=10)])
     last = StringField("Last day (included)", validators=[DataRequired(), Length(max=10)])
+
+
+class MemberForm(FlaskForm):  # type: ignore[misc]
+    """A member added or edited on the roster page."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    phone = StringField("Mobile number", validators=[DataRequired(), Length(max=40)])
+    role = StringField("Role", validators=[DataRequired(), Length(max=20)])
+    skills = StringField("Skills (comma-separated)", validators=[Length(max=500)])
+    force = StringField("Force", validators=[Length(max=5)])
+
+
+class ImportForm(FlaskForm):  # type: ignore[misc]
+    """A roster file, pasted or uploaded, to preview and then import."""
+
+    text = TextAreaField("Roster (TOML or CSV)", validators=[Length(max=500_000)])
+    format = StringField("Format", validators=[Length(max=4)])
+    force = StringField("Force", validators=[Length(max=5)])

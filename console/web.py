@@ -139,7 +139,7 @@ class Section:
 
 EXTRA_SECTIONS = (
     Section("calendar", "Calendar", "console.calendar", change=False),
-    Section("roster", "Roster", "console.roster", change=True),
+    Section("roster", "Roster", "console.roster_page", change=True),
 )
 
 

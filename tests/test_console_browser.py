@@ -140,7 +140,7 @@ def test_a_director_runs_the_night_from_the_console(stack: Stack, tmp_path: Path
         assert saved.read_text().startswith("team,month,metric,category,value\n")
         assert "odessa,total,requests_by_kind,support,1" in saved.read_text()
 
-        for name, link in (("audit", "Audit"), ("users", "Users")):
+        for name, link in (("roster", "Roster"), ("audit", "Audit"), ("users", "Users")):
             page.get_by_role("link", name=link).click()
             shoot(page, shots, name)
         assert "override: Det. Luis Ortiz primary" in page.goto(base + "/console/odessa/audit").text()  # type: ignore[union-attr]

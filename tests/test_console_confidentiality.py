@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -35,8 +36,8 @@ def formats(e164: str) -> list[str]:
     ]
 
 
-def every_page(app: Any, codes: list[str]) -> list[str]:
-    """Return every GET page of the console, filled in for team odessa and each code."""
+def every_page(app: Any, codes: list[str], member_ids: list[int]) -> list[str]:
+    """Return every GET page of the console, filled in for team odessa, each code and each member."""
     urls = []
     for rule in app.url_map.iter_rules():
         if (
@@ -46,7 +47,7 @@ def every_page(app: Any, codes: list[str]) -> list[str]:
         ):
             continue
         args = set(rule.arguments)
-        known = {"slug", "code", "fmt", "user_id"}
+        known = {"slug", "code", "fmt", "user_id", "member_id"}
         assert args <= known, f"{rule.rule}: teach this test what to put in {args - known}"
         base = rule.rule.replace("<slug>", "odessa")
         if "<fmt>" in base:
@@ -56,6 +57,8 @@ def every_page(app: Any, codes: list[str]) -> list[str]:
             ]
         elif "<code>" in base:
             urls += [base.replace("<code>", code) for code in codes]
+        elif "member_id" in args:
+            urls += [re.sub(r"<id:member_id>", str(member), base) for member in member_ids]
         elif "user_id" not in args:
             urls.append(base)
     return urls
@@ -87,8 +90,9 @@ def test_no_page_shows_a_requesters_number_or_words(
     codes = rt.run(lambda s, e, n: [r.code for r in s.scalars(select(Request))])
     twilio.sms(roster["rivera"].phone, f"1 {codes[0]}")
     clock.advance(minutes=3)
-    pages = every_page(app, codes)
+    pages = every_page(app, codes, [m.id for m in roster.values()])
     assert any("/dispatch/" in url for url in pages) and any("report.csv" in url for url in pages)
+    assert any("/roster/members/" in url for url in pages) and any(url.endswith("/calendar") for url in pages)
     seen = 0
     for url in pages:
         for viewer in (client, desk):
