@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from callout import messages, requests, rotation
 from callout.config import DebriefConfig
 from callout.env import Env
-from callout.models import Member, Page, Request, Team
+from callout.models import ConsoleUser, Member, Page, Request, Team
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -173,10 +173,21 @@ def _tell(session: Session, env: Env, now: datetime, request: Request, text: str
             notify(session, env, now, member, text, request)
 
 
+def _called_by(session: Session, request: Request) -> str:
+    """Say who called a debrief: the member who texted it, the console user, or dispatch's API."""
+    if request.initiator is not None:
+        return request.initiator.name
+    if request.opened_by_user_id is not None:
+        user = session.get(ConsoleUser, request.opened_by_user_id)
+        if user is not None:
+            return f"{user.username} (console)"
+    return "dispatch (API)"
+
+
 def start(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page everyone of the first stage at once (widening at once if too few), and tell the director."""
     _page_stages(session, env, now, request)
-    by = request.initiator.name if request.initiator is not None else "dispatch (API)"
+    by = _called_by(session, request)
     note = requests.note_of(env, request) or "no note"
     text = messages.debrief_started(request.code, by, request.skill, len(request.pages), note)
     for director in _directors(session, request, now):

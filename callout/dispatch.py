@@ -125,8 +125,8 @@ def open_page(
         contact=order.callback,
         note=order.note,
         skill=order.skill,
+        opened_by=opened_by,
     )
-    request.opened_by_user_id = opened_by
     return request
 
 

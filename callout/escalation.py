@@ -36,8 +36,9 @@ def open_request(
     note: str | None = None,
     initiator: Member | None = None,
     skill: str | None = None,
+    opened_by: int | None = None,
 ) -> Request:
-    """Open a request and page its first step at once."""
+    """Open a request and page its first step at once (opened_by: the console user who raised it)."""
     vault = env.vault
     request = Request(
         team=team,
@@ -52,6 +53,7 @@ def open_request(
         note_enc=vault.encrypt(note) if note else None,
         initiator=initiator,
         skill=skill,
+        opened_by_user_id=opened_by,
     )
     if kind != "debrief":  # nobody else can see it yet: decide its first step before writing it
         first = next_targets(session, env, now, request)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session
 
-from callout import away, messages, rotation
+from callout import assign, auditlog, away, messages, rotation
 from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
 from callout.models import Member, Team
@@ -139,9 +139,10 @@ def roster_import(ctx: Context, file: Path, slug: str | None, dry_run: bool, for
         entries = load_roster_file(file)
         with _session(ctx) as session:
             now = datetime.now(UTC)
-            diff = import_roster(
-                session, _row(session, team_config), entries, now, force=force, dry_run=dry_run
-            )
+            team = _row(session, team_config)
+            diff = import_roster(session, team, entries, now, force=force, dry_run=dry_run)
+            if diff.applied:
+                auditlog.record(session, now, auditlog.cli_actor(), "roster.import", diff.summary(), team)
     except EmptiesRole as exc:
         refused(str(file), exc.diff, FIX_OR_FORCE)
     except RosterError as exc:
@@ -299,10 +300,13 @@ def oncall_override(ctx: Context, slug: str | None, who: str, from_text: str, to
     with _session(ctx) as session:
         team = _row(session, team_config)
         member = _member(session, team, who)
+        now = datetime.now(UTC)
         try:
-            override = rotation.add_override(session, team, member, start, end, datetime.now(UTC))
+            override = rotation.add_override(session, team, member, start, end, now)
         except rotation.OverrideError as exc:
             fail(f"cannot add that override: {exc}")
+        summary = f"override: {assign.describe(team, override)}"
+        auditlog.record(session, now, auditlog.cli_actor(), "override.add", summary, team)
         click.echo(
             f"override {override.id}: {member.name} is primary"
             f" from {_local(team, start)} to {_local(team, end)}"
@@ -347,6 +351,8 @@ def oncall_override_remove(ctx: Context, override_id: int, slug: str | None) -> 
             fail(str(exc))
         owner = session.get(Team, override.team_id)
         assert owner is not None
+        summary = f"override removed: {assign.describe(owner, override)}"
+        auditlog.record(session, datetime.now(UTC), auditlog.cli_actor(), "override.remove", summary, owner)
         click.echo(
             f"removed override {override.id} ({override.member.name}, {_local(owner, override.starts_at)})"
         )

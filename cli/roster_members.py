@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy.orm import Session
 
+from callout import auditlog
 from callout.models import Member, Team
 from callout.roster import (
     AmbiguousMember,
@@ -52,7 +53,9 @@ def roster_add(
     try:
         entry = new_entry(name, phone, role, skills)
         with _session(ctx) as session:
-            diff = add_member(session, _row(session, team_config), entry, datetime.now(UTC))
+            team, now = _row(session, team_config), datetime.now(UTC)
+            diff = add_member(session, team, entry, now)
+            auditlog.record(session, now, auditlog.cli_actor(), "roster.add", diff.summary(), team)
     except RosterError as exc:
         problems("roster add", exc)
     click.echo(f"{team_config.slug}: added {entry.name} ({entry.role}, {entry.phone})")
@@ -68,7 +71,11 @@ def _set_active(ctx: Context, slug: str | None, who: str, active: bool, force: b
         with _session(ctx) as session:
             team = _row(session, team_config)
             member = _who(session, team, who)
-            diff = set_active(session, team, member, active, datetime.now(UTC), force=force)
+            now = datetime.now(UTC)
+            diff = set_active(session, team, member, active, now, force=force)
+            if diff.applied:
+                action = "roster.activate" if active else "roster.deactivate"
+                auditlog.record(session, now, auditlog.cli_actor(), action, diff.summary(), team)
     except EmptiesRole as exc:
         hint = "Add or activate another first, or run again with --force."
         fail(f"roster deactivate {who!r}: refused: {exc.diff.refusal()}; nothing was changed. {hint}", code=1)

@@ -139,3 +139,53 @@ def test_user_list_remove_and_password(tmp_path: Path) -> None:
 def test_user_list_says_how_to_make_the_first_admin(tmp_path: Path) -> None:
     config = write_config(tmp_path, "")
     assert "callout user add NAME --role admin" in invoke(config, "user", "list").stdout
+
+
+def test_roster_and_override_commands_are_in_the_audit_log(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "")
+    team = ("--team", "odessa")
+    people = [
+        ("Ofc. A", "(432) 555-0181", "peer"),
+        ("Ofc. B", "(432) 555-0182", "peer"),
+        ("Dr. P", "(432) 555-0183", "psychologist"),
+        ("Lt. D", "(432) 555-0184", "director"),
+    ]
+    for name, phone, role in people:
+        result = invoke(config, "roster", "add", *team, "--name", name, "--phone", phone, "--role", role)
+        assert result.exit_code == 0, result.output
+    assert invoke(config, "roster", "deactivate", *team, "Ofc. B").exit_code == 0
+    assert invoke(config, "roster", "activate", *team, "Ofc. B").exit_code == 0
+    override = invoke(
+        config,
+        "oncall",
+        "override",
+        *team,
+        "--member",
+        "Ofc. B",
+        "--from",
+        "2099-01-01T07:00",
+        "--to",
+        "2099-01-02T07:00",
+    )
+    assert override.exit_code == 0, override.output
+    assert invoke(config, "oncall", "override-remove", "1").exit_code == 0
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        "".join(f'[[members]]\nname = "{n}"\nphone = "{p}"\nrole = "{r}"\n' for n, p, r in people)
+    )
+    assert invoke(config, "roster", "import", str(roster), *team, "--dry-run").exit_code == 0
+    assert invoke(config, "roster", "import", str(roster), *team).exit_code == 0
+    entries = rows(config, AuditEntry)
+    assert [e.action for e in entries] == [
+        "roster.add",
+        "roster.add",
+        "roster.add",
+        "roster.add",
+        "roster.deactivate",
+        "roster.activate",
+        "override.add",
+        "override.remove",
+        "roster.import",
+    ]
+    assert all(e.via == "cli" for e in entries)
+    assert "Ofc. B primary Thu 01 Jan 07:00 to Fri 02 Jan 07:00" in entries[6].summary

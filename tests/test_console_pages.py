@@ -176,6 +176,9 @@ def test_a_debrief_with_a_skill_and_its_tally(
         {"kind": "debrief", "note": "Shooting, 5th and Main", "skill": "post-shooting"},
     )
     code = response.headers["Location"].rsplit("/", 1)[1]
+    send(rt)
+    told = rt.transport.to(roster["nguyen"].phone)
+    assert any(f"DEBRIEF {code} called by lt.nguyen (console)" in body for body in told), told
     twilio.sms(roster["chen"].phone, f"1 {code}")
     status = html(director.get(f"/console/odessa/dispatch/{code}"))
     assert 'id="tally">1 yes: Sgt. Mei Chen' in status and "post-shooting" in status

@@ -477,3 +477,38 @@ def test_deactivating_or_activating_a_peer_keeps_who_is_on_call_now(
     assert primary_name(session, team, now) == "Sgt. Lee Park"
     set_active(session, team, find_member(session, team, "Sgt. Lee Park"), False, now)
     assert primary_name(session, team, now) == "Det. Lee Moss"  # the next in the old order takes over
+
+
+def test_edit_member_changes_one_member_with_the_imports_checks(session: Session, team: Team) -> None:
+    from callout.roster import EmptiesRole, RosterError, edit_member, new_entry
+    from tests.conftest import NOW, make_member
+
+    chen = make_member(session, team, "Chen")
+    rivera = make_member(session, team, "Rivera")
+    patel = make_member(session, team, "Dr. Patel", role="psychologist")
+    diff = edit_member(session, team, chen, new_entry("Sgt. Chen", chen.phone, "peer", ["k9"]), NOW)
+    assert diff.applied and diff.changes == {"Sgt. Chen": ("name was Chen", "skills k9")}
+    assert chen.name == "Sgt. Chen" and chen.skills == ["k9"]
+    with pytest.raises(RosterError, match="already on the roster as Rivera"):
+        edit_member(session, team, chen, new_entry("Sgt. Chen", rivera.phone, "peer"), NOW)
+    with pytest.raises(EmptiesRole, match="no active psychologist"):
+        edit_member(session, team, patel, new_entry("Dr. Patel", patel.phone, "peer"), NOW)
+    assert edit_member(
+        session, team, patel, new_entry("Dr. Patel", patel.phone, "peer"), NOW, force=True
+    ).applied
+    unchanged = edit_member(session, team, rivera, new_entry("Rivera", rivera.phone, "peer"), NOW)
+    assert not unchanged.applied and unchanged.unchanged == ["Rivera"]
+
+
+def test_move_member_reorders_the_rotation_and_keeps_todays_primary(session: Session, team: Team) -> None:
+    from callout.roster import move_member
+    from tests.conftest import NOW, make_member
+
+    a, b, c = (make_member(session, team, name) for name in ("A", "B", "C"))
+    rotation.ensure_anchor(session, team, NOW)
+    assert rotation.scheduled_primary(session, team, NOW) is a
+    move_member(session, team, c, -2, NOW)
+    assert [m.name for m in rotation.rotation_peers(session, team)] == ["C", "A", "B"]
+    assert rotation.scheduled_primary(session, team, NOW) is a
+    assert rotation.scheduled_primary(session, team, NOW + timedelta(days=1)) is b
+    assert not move_member(session, team, c, -1, NOW).applied  # already first
