@@ -18,7 +18,9 @@ _CODE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 class Command:
     """A parsed member command: its name, an optional request code and the remaining words."""
 
-    name: str  # accept | decline | done | release | who | away | back | talk | page | debrief | help
+    # accept | decline | done | release | who | away | back | talk | page | debrief | shifts | cover | test
+    # | help
+    name: str
     code: str | None = None
     args: tuple[str, ...] = field(default_factory=tuple)
     note: str = ""
@@ -56,6 +58,12 @@ def parse(text: str) -> Command:
         return Command(head.lower())
     if head == "TALK":
         return Command("talk")
+    if head in ("SHIFTS", "SHIFT") and not rest:
+        return Command("shifts")
+    if head == "COVER":
+        return Command("cover", note=" ".join(rest))  # the date, in as many words as it takes ("Dec 24")
+    if head == "TEST" and not rest:
+        return Command("test")
     if head == "AWAY":
         return Command("away", args=tuple(rest))  # "AWAY 2 weeks": the whole length
     if head in ("PAGE", "DEBRIEF"):

@@ -134,6 +134,7 @@ class TeamConfig:
     confidentiality_limits: str = messages.DEFAULT_LIMITS
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     debrief: DebriefConfig = field(default_factory=DebriefConfig)
+    shift_notice: timedelta = timedelta(hours=12)  # heads-up before each member's shift; 0: none
 
     @property
     def zone(self) -> ZoneInfo:
@@ -171,6 +172,9 @@ class Config:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+MAX_SHIFT_NOTICE = timedelta(days=3)
 
 
 def parse_duration(value: object, key: str) -> timedelta:
@@ -510,6 +514,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
             "confidentiality_limits",
             "escalation",
             "debrief",
+            "shift_notice",
         },
     )
     slug = t.text("slug", "")
@@ -538,6 +543,12 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
             roster = base / roster
     areas = _content_areas(t)
     limits = _confidentiality_limits(t)
+    shift_notice = t.duration("shift_notice", TeamConfig.shift_notice)
+    if shift_notice > MAX_SHIFT_NOTICE:  # a notice is remembered for a week (job_runs), so sent once
+        raise ConfigError(
+            f"{prefix}.shift_notice: must be at most {format_duration(MAX_SHIFT_NOTICE)}, got"
+            f" {format_duration(shift_notice)}"
+        )
     env_token = f"CALLOUT_DISPATCH_TOKEN_{slug.upper().replace('-', '_')}"
     return TeamConfig(
         slug=slug,
@@ -551,6 +562,7 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
         confidentiality_limits=limits,
         escalation=_escalation(data.get("escalation", {}), f"{prefix}.escalation"),
         debrief=_debrief(data.get("debrief", {}), f"{prefix}.debrief"),
+        shift_notice=shift_notice,
     )
 
 

@@ -10,7 +10,22 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import away, commands, consent, debrief, escalation, messages, privacy, requests, rotation
+from callout import (
+    away,
+    calendar,
+    commands,
+    consent,
+    cover,
+    debrief,
+    escalation,
+    messages,
+    notices,
+    privacy,
+    requests,
+    rotation,
+    shifts,
+    testpage,
+)
 from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
@@ -117,6 +132,8 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
         except requests.AlreadyOpen as race:
             return _follow_up(race.request, body)
         ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
+        if commands.parse(body).name == "test":  # trying the line before asking? It works; a peer calls
+            ack = f"{ack} {messages.requester_testing()}"
         return Reply(ack, request_id=opened.id)
     return _follow_up(request, body)
 
@@ -153,11 +170,15 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
         if request is None or not requests.can_answer(member, request):
             return messages.unknown_code(command.code)
         return request
-    live = requests.live_pages_for(session, member)
+    everything = requests.live_pages_for(session, member)
+    live = [r for r in everything if r.kind != "cover"]  # a cover is taken with its code only
     if len(live) == 1:
         return live[0]
     if len(live) > 1:
         return messages.which_page([r.code for r in live], word)
+    covers = [r.code for r in everything if r.kind == "cover"]
+    if covers:
+        return messages.cover_needs_code(covers) if word == "1" else messages.which_page(covers, word)
     recent = session.scalar(
         select(Request)
         .join(Page, Page.request_id == Request.id)
@@ -246,6 +267,11 @@ def _who(session: Session, env: Env, now: datetime, member: Member, command: com
 def _away(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     if member.role not in away.AWAY_ROLES:
         return messages.away_roles_only()
+    with notices.told_of_changes(session, env, member.team, now, quiet={member.id}):
+        return _go_away(session, env, now, member, command)
+
+
+def _go_away(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     length = None
     if command.args:
         try:
@@ -263,7 +289,8 @@ def _away(session: Session, env: Env, now: datetime, member: Member, command: co
 def _back(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     if member.role not in away.AWAY_ROLES:
         return messages.away_roles_only()
-    was_away = away.come_back(member, now)
+    with notices.told_of_changes(session, env, member.team, now, quiet={member.id}):
+        was_away = away.come_back(member, now)
     log.info("%s is back", member.name)
     return messages.back(was_away)
 
@@ -307,6 +334,27 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
     return messages.debrief_paging(request.code, len(request.pages))
 
 
+def _shifts(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    team = member.team
+    rotation.ensure_anchor(session, team, now)
+    ahead = shifts.shifts_ahead(session, team, now)
+    mine = shifts.stretches_of(ahead, member, after=now)[:3]
+    listed = [
+        (messages.local_zoned(s.start, team.timezone), messages.local_zoned(s.end, team.timezone))
+        for s in mine
+    ]
+    link = calendar.url(env, calendar.token_for(session, env, team, member, now))
+    return messages.shifts_list(listed, link)
+
+
+def _cover(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    return cover.ask(session, env, now, member, command.note)
+
+
+def _test(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+    return testpage.start(session, env, now, member)
+
+
 def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, kind: str) -> None:
     """Stop (or resume) texting a member who opted out (or back in); tell the director."""
     member = session.scalar(select(Member).where(Member.team_id == team.id, Member.phone == sender))
@@ -315,7 +363,8 @@ def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, 
     opted_out = kind.upper() != "START"
     if member.opted_out == opted_out:
         return
-    member.opted_out = opted_out
+    with notices.told_of_changes(session, env, team, now, quiet={member.id}):  # whoever pages go to instead
+        member.opted_out = opted_out
     log.warning("%s opted %s of texts", member.name, "out" if member.opted_out else "back in")
     if member.opted_out:
         for director in rotation.directors_to_tell(session, team, now):
@@ -334,4 +383,7 @@ _HANDLERS = {
     "talk": _talk,
     "page": _page,
     "debrief": _page,
+    "shifts": _shifts,
+    "cover": _cover,
+    "test": _test,
 }

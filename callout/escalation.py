@@ -15,13 +15,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callout import debrief, messages, requests, rotation
+from callout import cover, debrief, messages, requests, rotation, testpage
 from callout.env import Env
 from callout.logsafe import described
 from callout.models import Member, Page, Request, Team
 from callout.outbox import by_provider_sid, enqueue_call, notify
 
 log = logging.getLogger(__name__)
+
+# Requests that page one step after another; a debrief widens on its own schedule, and a cover or a test
+# page never moves on to anyone else.
+ESCALATING = ("support", "dispatch")
 
 
 def open_request(
@@ -184,7 +188,7 @@ def _step_done(request: Request) -> bool:
 def advance_if_step_done(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page the next step at once when everyone of this step declined or could not be reached."""
     # A debrief pages many at once and widens on its own schedule (debrief.run_due).
-    if request.status == "open" and request.kind != "debrief" and _step_done(request):
+    if request.status == "open" and request.kind in ESCALATING and _step_done(request):
         advance(session, env, now, request, expected_step=request.step)
 
 
@@ -194,6 +198,10 @@ def accept(
     """Accept for member if nobody has yet; return what to tell them."""
     if request.kind == "debrief":
         return debrief.respond(session, env, now, member, request, yes=True)
+    if request.kind == "cover":
+        return cover.take(session, env, now, member, request)
+    if request.kind == "test":
+        return testpage.confirm(session, env, now, member, request, channel)
     requests.lock(session, request)
     if request.status == "closed":
         return messages.already_closed(request.code)
@@ -264,6 +272,10 @@ def decline(
     """Record a pass and page the next person at once; return what to tell the member."""
     if request.kind == "debrief":
         return debrief.respond(session, env, now, member, request, yes=False)
+    if request.kind == "cover":
+        return cover.decline(session, env, now, member, request)
+    if request.kind == "test":
+        return testpage.decline(session, env, now, member, request)
     requests.lock(session, request)
     mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
     if not mine:

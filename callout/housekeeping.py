@@ -9,7 +9,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from callout import debrief, escalation, messages, privacy, requests, rotation, voice
+from callout import (
+    cover,
+    debrief,
+    escalation,
+    messages,
+    notices,
+    privacy,
+    requests,
+    rotation,
+    testpage,
+    voice,
+)
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, JobRun, Outbox, Page, Request, Team, VoiceHunt
@@ -78,9 +89,15 @@ def run_reminders(session: Session, env: Env, now: datetime) -> int:
 
 
 def handoff_notices(session: Session, env: Env, now: datetime) -> int:
-    """Text each team's new primary once per shift, soon after the handoff (even after downtime)."""
+    """Text each team's new primary once per shift, soon after the handoff (even after downtime).
+
+    Only for teams without heads-ups (shift_notice = 0): with them, `notices.shift_notices` tells each
+    primary ahead, and late (still once) when the heads-up was missed.
+    """
     sent = 0
     for team in session.scalars(select(Team)).all():
+        if notices.notice_window(env, team) is not None:
+            continue  # the heads-up told the primary already (or, missed, tells them late): no second text
         start, end = rotation.shift_bounds(team, now)
         if now - start > HANDOFF_GRACE or not claim_run(
             session, now, f"handoff:{team.slug}", start.isoformat()
@@ -219,7 +236,15 @@ def stale_calls(session: Session, env: Env, now: datetime) -> int:
 
 # The slower periodic work besides the purge, each part in a transaction of its own (`schedules.slow`):
 # one that fails must not hold up the others, least of all the purge, which runs after them.
-SLOW_JOBS = (run_reminders, handoff_notices, coverage_warnings, stale_calls)
+SLOW_JOBS = (
+    run_reminders,
+    handoff_notices,
+    cover.run_due,  # before the heads-ups: a cover ending unanswered tells its asker instead
+    notices.shift_notices,
+    testpage.run_due,
+    coverage_warnings,
+    stale_calls,
+)
 
 
 def housekeeping(session: Session, env: Env, now: datetime) -> int:

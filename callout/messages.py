@@ -100,6 +100,8 @@ def limits_reminder(limits: str) -> str:
 
 def page(code: str, kind: str, minutes: str) -> str:
     """Page a member: a request is waiting, and how to answer (digits, not YES/HELP)."""
+    if kind == "test":
+        return f"TEST page {code}: nobody needs help, this checks your phone. Reply 1 to confirm ({minutes})."
     what = {"support": "Peer support request", "dispatch": "Dispatch page", "debrief": "DEBRIEF call-out"}[
         kind
     ]
@@ -323,9 +325,19 @@ def opted_out(name: str) -> str:
 
 def help_text(role: str) -> str:
     """List the commands a member may use."""
-    lines = ["1/2 [CODE] accept/pass", "DONE CODE [area] [OT]", "RELEASE CODE", "WHO", "TALK"]
+    lines = [
+        "1/2 [CODE] accept/pass",
+        "DONE CODE [area] [OT]",
+        "RELEASE CODE",
+        "WHO",
+        "SHIFTS",
+        "TEST",
+        "TALK",
+    ]
     if role in ("peer", "psychologist", "director"):
         lines.insert(3, "AWAY [2d]/BACK")
+    if role == "peer":
+        lines.insert(4, "COVER [date]")
     if role in ("dispatch", "director"):
         lines += ["PAGE note", "DEBRIEF [#skill] note"]
     return "Commands: " + "; ".join(lines) + ". PRIVACY: what we keep."
@@ -377,6 +389,11 @@ def voice_busy() -> str:
 
 def voice_page(code: str, kind: str) -> str:
     """Page a member by phone: the request waiting, and the digits that answer it."""
+    if kind == "test":
+        return (
+            f"This is a test page from the peer support line, {spoken(code)}. Nobody needs help. "
+            "Press 1 to confirm."
+        )
     what = f"{_WHAT[kind]} {spoken(code)}"
     return f"This is the peer support line. {what} is waiting. Press 1 to accept, 2 to pass."
 
@@ -384,6 +401,11 @@ def voice_page(code: str, kind: str) -> str:
 def voice_accepted(code: str) -> str:
     """Confirm a 1 pressed on a page call; the details follow by text."""
     return f"Thank you. You have request {spoken(code)}. We're texting you the details now."
+
+
+def voice_test_confirmed(code: str) -> str:
+    """Confirm a TEST page answered on the call."""
+    return f"Thank you. Test {spoken(code)} is confirmed: your phone gets pages. Goodbye."
 
 
 def voice_declined(code: str) -> str:
@@ -476,3 +498,221 @@ def debrief_short(code: str, yes: int, needed: int) -> str:
 def debrief_closed(tally: str) -> str:
     """Give the final tally when a debrief ends."""
     return f"Ended. {tally}"
+
+
+# --- members between calls: shift notices, SHIFTS, COVER and TEST ---
+
+
+def local_zoned(at: datetime, zone: str) -> str:
+    """Return a local date and time with the zone's abbreviation, such as "Tue 10 Mar 07:00 CDT"."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M %Z")
+
+
+def shift_notice(team: str, start: str, end: str, begun: bool) -> str:
+    """Tell a member, ahead, that they are on call (or, sent late, that they are on call now)."""
+    if begun:
+        return f"{team}: you're on call now, until {end}: first to be paged."
+    return f"{team}: heads-up, you're on call from {start} to {end}: first to be paged. Can't? Text COVER."
+
+
+def now_primary(team: str, start: str, end: str, begun: bool, reason: str | None) -> str:
+    """Tell a member a change made them primary now (or within the heads-up time)."""
+    why = f" ({reason})" if reason else ""
+    if begun:
+        return f"{team}: you're on call now, until {end}{why}: first to be paged."
+    return f"{team}: you're now on call from {start} to {end}{why}: first to be paged."
+
+
+def no_longer_primary(team: str, start: str, end: str, begun: bool, taker: str | None) -> str:
+    """Tell a member a change took their shift (or what is left of it) from them."""
+    instead = f"; {taker} is first to be paged instead" if taker else ""
+    if begun:
+        return f"{team}: you're off call now, until {end}{instead}."
+    return f"{team}: you're no longer on call from {start} to {end}{instead}."
+
+
+def shifts_list(starts_ends: Sequence[tuple[str, str]], link: str) -> str:
+    """List a member's next shifts and their calendar link (SHIFTS)."""
+    if not starts_ends:
+        listed = "You have no on-call shifts in the next 90 days."
+    else:
+        listed = "Your next shifts: " + "; ".join(f"{start} to {end}" for start, end in starts_ends) + "."
+    return f"{listed} Your calendar: {link}"
+
+
+def cover_peers_only() -> str:
+    """Refuse COVER from a member who is not a peer."""
+    return "COVER is for peers on the rotation: it asks the other peers to take one of your shifts."
+
+
+def cover_usage() -> str:
+    """Explain COVER after a date it could not read."""
+    return "COVER takes a date such as 12/24, Thu or tomorrow, or nothing for your next shift."
+
+
+def cover_none() -> str:
+    """Answer COVER from a peer with no coming shift."""
+    return "You have no on-call shift in the next 90 days to cover."
+
+
+def cover_begun(end: str) -> str:
+    """Refuse COVER of a shift that has begun: AWAY hands it on at once."""
+    return (
+        f"Your shift has begun (until {end}), so there's no time to ask. Text AWAY to hand it to the next "
+        "peer now, or call the director."
+    )
+
+
+def cover_not_yours(day: str, mine: Sequence[str]) -> str:
+    """Refuse COVER of a day that is not the member's, naming their next shifts."""
+    listed = f" Your next: {', '.join(mine)}." if mine else " You have no shift in the next 90 days."
+    return f"{day} isn't your shift.{listed} Text COVER with one of those dates."
+
+
+def cover_again(start: str, code: str | None) -> str:
+    """Answer a second COVER of the same shift."""
+    which = f" ({code})" if code else ""
+    return (
+        f"You already asked for cover of {start}{which}. We'll text you who takes it; until then it's yours."
+    )
+
+
+def cover_nobody() -> str:
+    """Answer COVER when no other peer can be asked."""
+    return "No other peer can be asked (all away or opted out). Please call the director to arrange cover."
+
+
+def cover_asked(code: str, count: int, start: str, end: str) -> str:
+    """Confirm a COVER to the peer who asked."""
+    peers = f"{count} peer{'s' * (count != 1)}"
+    return (
+        f"Asked {peers} to cover {start} to {end} (COVER {code}). "
+        "We'll text you who takes it; until then it's yours."
+    )
+
+
+def cover_page(code: str, asker: str, start: str, end: str) -> str:
+    """Ask a peer to take another's shift; the code is always needed (a bare 1 answers pages)."""
+    return (
+        f"{asker} asks: can you take their on-call shift {start} to {end}? "
+        f"Reply 1 {code} to take it, 2 {code} to pass."
+    )
+
+
+def cover_needs_code(codes: Sequence[str]) -> str:
+    """Answer a bare 1 from a member with covers open to them and no page: covers need their code."""
+    return f"To take a shift, reply 1 with its code: 1 {codes[0]}." + (
+        f" Open: {', '.join(codes)}." if len(codes) > 1 else ""
+    )
+
+
+def cover_yours(asker: str, start: str, end: str) -> str:
+    """Confirm a cover to the peer who took it."""
+    return f"Thank you: {asker}'s shift {start} to {end} is yours. It's on your calendar (SHIFTS)."
+
+
+def cover_taken(code: str, name: str) -> str:
+    """Tell a late 1 who took the cover."""
+    return f"COVER {code} was already taken by {name}. Thank you."
+
+
+def cover_own(code: str) -> str:
+    """Answer the asker who replies to their own cover."""
+    return f"COVER {code} is your own ask; we'll text you who takes it."
+
+
+def cover_over(code: str) -> str:
+    """Answer a reply to a cover that has ended."""
+    return f"COVER {code} is over: its shift has begun. Thank you."
+
+
+def cover_changed(code: str) -> str:
+    """Answer a 1 to a cover whose shift changed hands meanwhile."""
+    return f"COVER {code} is no longer needed: that shift changed meanwhile. Thank you."
+
+
+def cover_passed(code: str) -> str:
+    """Confirm a pass on a cover."""
+    return f"Thanks, passed on COVER {code}."
+
+
+def cover_stand_down(code: str, taker: str) -> str:
+    """Tell the other peers asked that someone took the cover."""
+    return f"COVER {code} was taken by {taker}. No need to answer, thank you."
+
+
+def cover_done_asker(code: str, taker: str, start: str, end: str) -> str:
+    """Tell the asker who took their shift."""
+    return (
+        f"{taker} takes your shift {start} to {end} (COVER {code}). You're off it; thanks for asking early."
+    )
+
+
+def cover_done_director(code: str, taker: str, asker: str, start: str, end: str) -> str:
+    """Tell the director a cover was taken."""
+    return f"COVER {code}: {taker} takes {asker}'s shift {start} to {end}."
+
+
+def cover_alert(code: str, asker: str, start: str, everyone_passed: bool) -> str:
+    """Alert the director that nobody has taken a cover."""
+    why = "every peer asked passed" if everyone_passed else "nobody has taken it yet"
+    return f"COVER {code}: {asker} asked for cover of {start} and {why}. Please arrange it (an override)."
+
+
+def cover_alert_asker(code: str, start: str) -> str:
+    """Tell the asker nobody has taken their shift yet and the director knows."""
+    return (
+        f"Nobody has taken your shift {start} yet (COVER {code}); the director knows. Until then it's yours."
+    )
+
+
+def cover_unanswered(code: str, end: str) -> str:
+    """Tell the asker, when the shift begins, that nobody took it."""
+    return f"Nobody took COVER {code}: you're on call now, until {end}. Text AWAY if you can't be paged."
+
+
+def test_started(call_after: str | None) -> str:
+    """Confirm a TEST: the page follows, answer it like a real one."""
+    call = f"; no answer in {call_after} and we call you, as for a real page" if call_after else ""
+    return f"A test page is on its way{call}. Answer it with 1, as you would a real one."
+
+
+def test_waiting(code: str) -> str:
+    """Answer a second TEST while one is waiting."""
+    return f"Your test page {code} is waiting: reply 1 {code} to confirm it."
+
+
+def test_opted_out() -> str:
+    """Answer TEST from a member who opted out of texts."""
+    return "You opted out of texts from this line (STOP), so pages can't reach you. Text START, then TEST."
+
+
+def test_confirmed(code: str, channel: str) -> str:
+    """Confirm a test page answered."""
+    how = "by phone" if channel == "voice" else "by text"
+    return f"Test {code} confirmed {how}: your phone gets pages. Thank you."
+
+
+def test_over(code: str) -> str:
+    """Answer a late 1 to a test that ended."""
+    return f"Test {code} has ended; text TEST for a new one."
+
+
+def test_two(code: str) -> str:
+    """Answer a 2 to a test page."""
+    return f"That was a test page, so nobody is waiting. Reply 1 {code} to confirm your phone gets pages."
+
+
+def test_unanswered(code: str, timeout: str) -> str:
+    """Tell a member their test page got no answer."""
+    return (
+        f"Test {code} got no answer in {timeout}. Text TEST to try again; "
+        "if the page never came, tell the director."
+    )
+
+
+def requester_testing() -> str:
+    """Add to the acknowledgement of a requester who texted TEST: the line works, and a peer still calls."""
+    return (
+        "The line works. If you were only trying it, that's fine: the peer who contacts you will understand."
+    )

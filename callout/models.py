@@ -93,6 +93,8 @@ class Member(Base):
     away_until: Mapped[datetime | None] = mapped_column(default=None)
     # When the AWAY running now was texted (its start, shown on the calendar); None when not away.
     away_since: Mapped[datetime | None] = mapped_column(default=None)
+    # When the member last confirmed a TEST page with their 1 (None: never).
+    test_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     # The local day (team's zone) this member was last reminded, on accepting, of the confidentiality limits.
     limits_reminded_on: Mapped[date | None] = mapped_column(Date, default=None)
@@ -199,6 +201,36 @@ class Request(Base):
     accepted_by: Mapped[Member | None] = relationship(foreign_keys=[accepted_by_id])
     initiator: Mapped[Member | None] = relationship(foreign_keys=[initiator_id])
     pages: Mapped[list[Page]] = relationship(back_populates="request", order_by="Page.id")
+
+
+class Cover(Base):
+    """The shift stretch a COVER request asks the other peers to take, and what became of it."""
+
+    __tablename__ = "covers"
+    __table_args__ = (
+        # One open cover per stretch: the same COVER texted twice at once asks once.
+        Index(
+            "uq_covers_open_start",
+            "team_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+        Index("ix_covers_state_alert", "state", "alert_at"),
+    )
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    asker_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    alert_at: Mapped[datetime]  # when the director is alerted if nobody has taken it
+    alerted_at: Mapped[datetime | None] = mapped_column(default=None)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | taken | unanswered | moot
+
+    request: Mapped[Request] = relationship()
+    asker: Mapped[Member] = relationship()
 
 
 class Page(Base):

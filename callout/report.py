@@ -177,7 +177,12 @@ def _team_report(
     opened = list(
         session.scalars(
             select(Request)
-            .where(Request.team_id == team.id, Request.opened_at >= low, Request.opened_at < high)
+            .where(
+                Request.team_id == team.id,
+                Request.opened_at >= low,
+                Request.opened_at < high,
+                Request.kind.in_(KINDS),  # not a member's COVER or TEST: nobody asked for support
+            )
             .options(selectinload(Request.pages))
         )
     )

@@ -354,6 +354,11 @@ def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits:
         return Prompt("")
     request, member = page.request, page.member
     key = digits.strip()[:1]
+    if request.kind == "test":  # a TEST page: 1 confirms, anything else asks again
+        if key != "1":
+            return page_prompt(session, page_id)
+        escalation.accept(session, env, now, member, request, channel="voice")
+        return Prompt(messages.voice_test_confirmed(request.code))
     if key == "1":
         if page.state == "accepted" or request.accepted_by_id == member.id:
             return Prompt(messages.voice_accepted(request.code))  # a retried 1: the text is on its way

@@ -106,6 +106,15 @@ class Transcript:
                     return found.group(1)
         raise click.ClickException("demo: no page was sent")
 
+    def last_cover_code(self) -> str:
+        """Return the code of the last COVER asked."""
+        with self._changed:
+            for line in reversed(self.lines):
+                found = re.search(r"Reply 1 ([A-Z0-9]{4}) to take it", line)
+                if found:
+                    return found.group(1)
+        raise click.ClickException("demo: no cover was asked")
+
     def wait_for(self, text: str, timeout: float = 20.0) -> None:
         """Wait until a sent message contains text."""
         deadline = time.monotonic() + timeout
@@ -205,7 +214,7 @@ def run_demo(
     console_port: int | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Play the scenario: request, silence, timeout, a pass, fallback, acceptance, follow-up, close.
+    """Play the scenario: a request (a timeout, a pass, fallback, acceptance, close), a COVER, a DEBRIEF.
 
     With console_port, then open the console on the demo's data (see open_console; 0: any free port).
     """
@@ -255,6 +264,14 @@ def run_demo(
             transcript.wait_for("behind the station")
             text("+14325550104", "Dr. Patel", "DONE critical-incident OT")
             text("+14325550105", "Lt. Nguyen", "WHO")
+            echo("\nChen can't make her next shift, and asks the other peers to cover it.\n")
+            text("+14325550102", "Chen", "SHIFTS")
+            text("+14325550102", "Chen", "COVER")
+            transcript.wait_for("→ Ortiz: Sgt. Mei Chen asks")
+            cover = transcript.last_cover_code()
+            text("+14325550103", "Ortiz", f"1 {cover}")
+            transcript.wait_for("takes your shift")
+            text("+14325550101", "Rivera", f"1 {cover}")
             echo("\nLater: a line-of-duty incident. Dispatch calls the team out for a debriefing.\n")
             text("+14325550106", "Dispatch", "DEBRIEF Officer injured at Elm St. Debrief 14:00 at HQ, room 2")
             transcript.wait_for("→ Ortiz: DEBRIEF call-out")

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import assign, auditlog, away, messages, rotation
+from callout import assign, auditlog, away, messages, notices, rotation, shifts
 from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
-from callout.models import Member, Team
+from callout.env import make_env
+from callout.models import Cover, Member, Override, Team
 from callout.phones import maybe_e164
 from callout.roster import EmptiesRole, RosterDiff, RosterError, import_roster, load_roster_file
 from callout.teams import UnknownTeam, get_team
@@ -170,10 +172,12 @@ def roster_list(ctx: Context, slug: str | None) -> None:
             click.echo(f"{team.name} ({team.slug}): {sum(m.active for m in members)} active members")
             if not members:
                 continue
-            rows = [["NAME", "ROLE", "PHONE", "SKILLS", "ACTIVE", "AWAY"]]
+            rows = [["NAME", "ROLE", "PHONE", "SKILLS", "ACTIVE", "LAST TEST", "AWAY"]]
             for m in members:
                 away = _status(team, m, now) if m.active else ""
-                rows.append([m.name, m.role, m.phone, ", ".join(m.skills), "yes" if m.active else "no", away])
+                tested = _local(team, m.test_confirmed_at) if m.test_confirmed_at else "never"
+                active = "yes" if m.active else "no"
+                rows.append([m.name, m.role, m.phone, ", ".join(m.skills), active, tested, away])
             _table(rows)
 
 
@@ -244,12 +248,50 @@ def _show_oncall(session: Session, team: Team, team_config: TeamConfig, at: date
         for member in team.members:
             if member.role == role and member.active and not rotation.is_available(member, at):
                 click.echo(f"    skipped: {member.name}, {_status(team, member, at)}")
+    _show_changes(session, team, at)
+
+
+def _show_changes(session: Session, team: Team, at: datetime) -> None:
+    """Print what changes the plan from at on: overrides, covers taken and asked, AWAY, with their ends."""
+    lines = []
+    for override in rotation.list_overrides(session, team, at):
+        span = f"{_local(team, override.starts_at)} to {_local(team, override.ends_at)}"
+        if override.cover is not None and override.cover.initiator is not None:
+            asker = override.cover.initiator.name
+            who = f"{override.member.name} for {asker}"
+            lines.append(f"cover {override.cover.code} (override {override.id}): {who}, {span}")
+        else:
+            lines.append(f"override {override.id}: {override.member.name}, {span}")
+    for ask in session.scalars(
+        select(Cover).where(Cover.team_id == team.id, Cover.state == "open").order_by(Cover.starts_at)
+    ):
+        alerted = "; the director was alerted" if ask.alerted_at else ""
+        lines.append(
+            f"COVER {ask.request.code} asked by {ask.asker.name} for {_local(team, ask.starts_at)} to"
+            f" {_local(team, ask.ends_at)}: nobody has taken it yet{alerted}"
+        )
+    for member in team.members:
+        away = shifts.away_of(member)
+        if member.active and away is not None and (away.end is None or away.end > at):
+            since = f" since {_local(team, away.start)}" if away.start else ""
+            until = f"until {_local(team, away.end)}" if away.end else "until they text BACK"
+            lines.append(f"away: {member.name} ({member.role}){since}, {until}")
+    click.echo("covers, overrides and AWAY:" if lines else "covers, overrides and AWAY: none")
+    for line in lines:
+        click.echo(f"  {line}")
 
 
 def _show_gaps(session: Session, team: Team, team_config: TeamConfig, now: datetime, days: int) -> int:
     """Print the coming shifts of team with nobody available in a role; return how many."""
     roles = team_config.escalation.fallback
     gaps = rotation.uncovered(session, team, now, days, roles)
+    active = [m for m in team.members if m.active]
+    untested = [m.name for m in active if m.test_confirmed_at is None and not m.opted_out]
+    opted_out = [m.name for m in active if m.opted_out]
+    if opted_out:
+        click.echo(f"{team.slug}: opted out of texts (pages can't reach them): {', '.join(opted_out)}")
+    if untested:
+        click.echo(f"{team.slug}: never confirmed a TEST page (ask them to text TEST): {', '.join(untested)}")
     if not gaps:
         also = f" and someone in every fallback role ({', '.join(roles)})" if roles else ""
         click.echo(f"{team.slug}: every shift in the next {days} days has an available peer{also}")
@@ -285,6 +327,22 @@ def _member(session: Session, team: Team, text: str) -> Member:
     return found[0]
 
 
+def _telling(ctx: Context, session: Session, team: Team, now: datetime) -> AbstractContextManager[None]:
+    """Tell whoever an override makes primary now, or displaces (notices.told_of_changes).
+
+    Without a data_key the running line could not read what this process queues: nobody is told.
+    """
+    if not ctx.config.privacy.data_key:
+        return nullcontext()
+    return notices.told_of_changes(session, make_env(ctx.config), team, now)
+
+
+def _untold(ctx: Context) -> None:
+    """Say that nobody was texted about a change, when there is no data_key to queue texts with."""
+    if not ctx.config.privacy.data_key:
+        click.echo("note: no [privacy] data_key, so nobody was texted about this change", err=True)
+
+
 @oncall.command("override")
 @click.option("--team", "slug", help=TEAM_HELP)
 @click.option("--member", "who", required=True, help="Name or phone of the peer taking the shift.")
@@ -302,7 +360,8 @@ def oncall_override(ctx: Context, slug: str | None, who: str, from_text: str, to
         member = _member(session, team, who)
         now = datetime.now(UTC)
         try:
-            override = rotation.add_override(session, team, member, start, end, now)
+            with _telling(ctx, session, team, now):
+                override = rotation.add_override(session, team, member, start, end, now)
         except rotation.OverrideError as exc:
             fail(f"cannot add that override: {exc}")
         summary = f"override: {assign.describe(team, override)}"
@@ -311,6 +370,7 @@ def oncall_override(ctx: Context, slug: str | None, who: str, from_text: str, to
             f"override {override.id}: {member.name} is primary"
             f" from {_local(team, start)} to {_local(team, end)}"
         )
+    _untold(ctx)
 
 
 @oncall.command("overrides")
@@ -345,14 +405,18 @@ def oncall_override_remove(ctx: Context, override_id: int, slug: str | None) -> 
         fail(f"no override {override_id}")
     with _session(ctx) as session:
         team = _row(session, _team_configs(ctx, slug)[0]) if slug else None
+        found = session.get(Override, override_id) if 1 <= override_id <= MAX_ID else None
+        owner = session.get(Team, found.team_id) if found is not None else None
         try:
-            override = rotation.remove_override(session, override_id, team)
+            if owner is None or (team is not None and owner.id != team.id):
+                raise rotation.OverrideError(f"no override {override_id}")
+            with _telling(ctx, session, owner, datetime.now(UTC)):
+                override = rotation.remove_override(session, override_id, team)
         except rotation.OverrideError as exc:
             fail(str(exc))
-        owner = session.get(Team, override.team_id)
-        assert owner is not None
         summary = f"override removed: {assign.describe(owner, override)}"
         auditlog.record(session, datetime.now(UTC), auditlog.cli_actor(), "override.remove", summary, owner)
         click.echo(
             f"removed override {override.id} ({override.member.name}, {_local(owner, override.starts_at)})"
         )
+    _untold(ctx)

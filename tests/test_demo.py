@@ -5,7 +5,7 @@ from __future__ import annotations
 from cli.demo import run_demo
 
 
-def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_and_a_debrief() -> None:
+def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_cover_and_a_debrief() -> None:
     lines: list[str] = []
     run_demo(speed=0.5, echo=lines.append)
     story = "\n".join(lines)
@@ -20,6 +20,11 @@ def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_and
         "Officer (requester, number masked): A peer support member has your request",
         ": Thank you. I'm in the lot",  # the officer's follow-up, relayed to the peer
         "Closed",
+        "Chen texts the support line: 'COVER'",
+        "→ Ortiz: Sgt. Mei Chen asks: can you take their on-call shift",
+        "reply to Ortiz: Thank you: Sgt. Mei Chen's shift",
+        "→ Chen: Det. Luis Ortiz takes your shift",
+        "reply to Rivera: COVER",  # a later 1 is told who took it
         "DEBRIEF",
         "2 responding",
         "Off-duty (OT) first contacts",

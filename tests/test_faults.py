@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from callout import notices
 from callout.config import Config
 from callout.db import make_engine, make_sessionmaker
 from callout.housekeeping import handoff_notices
@@ -141,8 +142,9 @@ def test_a_handoff_notice_goes_out_once_however_many_processes_tick(
     sessions: sessionmaker[Session], config: Config, rt: Any, members: dict[str, Member]
 ) -> None:
     now = datetime(2026, 3, 10, 12, 5, tzinfo=UTC)  # 07:05 in Odessa (CDT), just after the 07:00 handoff
-    for _ in range(3):
+    for _ in range(3):  # the handoff text is off with heads-ups on; the late heads-up goes in its place
         rt.run(lambda s, e, n: handoff_notices(s, e, now))
+        rt.run(lambda s, e, n: notices.shift_notices(s, e, now))
     with rt.sessions() as session:
         queued = session.scalars(select(Outbox).where(Outbox.purpose == "notice")).all()
     assert len(queued) == 1

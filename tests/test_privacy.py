@@ -229,14 +229,18 @@ def test_the_purge_leaves_no_trace_of_who_asked_for_themselves(
     schedules.slow(rt)
     with rt.sessions() as session:
         assert session.scalars(select(Page)).all() == []
-        # What the outbox still holds is the director's coverage warning (this team has no psychologist):
-        # nothing about the request, nothing to or about Rivera.
+        # What the outbox still holds is the director's coverage warning (this team has no psychologist)
+        # and the heads-up to whoever is on call now: nothing about the request, nothing to or about Rivera.
         left = session.scalars(select(Outbox)).all()
         assert all(row.request_id is None and row.page_id is None for row in left)
         vault = rt.env.vault
-        texts = [vault.decrypt(row.body_enc or "") or "" for row in left]
-        assert all("Rivera" not in body and "cover" in body for body in texts)
-        assert all(vault.decrypt(row.to_enc or "") == team["nguyen"].phone for row in left)
+        sent = [(vault.decrypt(row.to_enc or ""), vault.decrypt(row.body_enc or "") or "") for row in left]
+        assert all("Rivera" not in body for _, body in sent) and team["rivera"].phone not in [
+            to for to, _ in sent
+        ]
+        warnings = [body for to, body in sent if to == team["nguyen"].phone]
+        assert warnings and all("cover" in body for body in warnings)
+        assert all("you're on call" in body for to, body in sent if to != team["nguyen"].phone)
         [request] = session.scalars(select(Request)).all()
         assert (request.kind, request.status, request.content_area) == ("support", "closed", "family")
         assert request.contact_key is None  # nothing left that leads to Rivera

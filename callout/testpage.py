@@ -1,0 +1,140 @@
+"""TEST: a member asks for a test page, and gets one exactly the way a real page goes.
+
+A test is a request of kind "test" paged to the member alone by `requests.page_member`: the text at once,
+the call after `call_after` (the same job places it), `ack_timeout` to answer. Their `1`, by text or on the
+call, confirms it and records the time on the member (`callout roster list` shows it). Unanswered after
+`ack_timeout` it ends, and the member is told (if the text got through, that says the call or their
+attention did not). The caller commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from callout import messages, requests
+from callout.env import Env
+from callout.models import Member, Request, Team
+from callout.outbox import notify
+
+log = logging.getLogger(__name__)
+
+
+def start(session: Session, env: Env, now: datetime, member: Member) -> str:
+    """Page member a test (unless one is already waiting for their answer); return the reply to TEST."""
+    team = member.team
+    waiting = session.scalar(
+        select(Request).where(
+            Request.team_id == team.id,
+            Request.kind == "test",
+            Request.status == "open",
+            Request.initiator_id == member.id,
+        )
+    )
+    if waiting is not None:
+        return messages.test_waiting(waiting.code)
+    if member.opted_out:
+        return messages.test_opted_out()
+    policy = env.team(team).escalation
+    request = Request(
+        team=team,
+        code=requests.new_code(session, team),
+        kind="test",
+        channel="sms",
+        status="open",
+        opened_at=now,
+        step=1,
+        initiator=member,
+    )
+    session.add(request)
+    session.flush()
+    requests.page_member(session, env, now, request, member, "test", policy.ack_timeout)
+    log.info("test %s: paging %s", request.code, member.name)
+    return messages.test_started(requests.minutes(policy.call_after) if policy.call_after else None)
+
+
+def confirm(session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str) -> str:
+    """Confirm a test page with the member's 1 (by text or on the call); return what to tell them."""
+    requests.lock(session, request)
+    if request.accepted_by_id == member.id:
+        return messages.test_confirmed(request.code, channel)
+    if request.initiator_id != member.id:
+        return messages.unknown_code(request.code)
+    won = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.status == "open")
+        .values(
+            status="closed",
+            accepted_by_id=member.id,
+            accepted_at=now,
+            accepted_channel=channel,
+            closed_at=now,
+            closed_reason="confirmed",
+            purge_at=now + env.config.privacy.purge_after,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(request)
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        return messages.test_over(request.code)
+    member.test_confirmed_at = now
+    for page in request.pages:
+        if page.state in ("pending", "timeout"):
+            page.state, page.answered_at, page.answer_channel = "accepted", now, channel
+    log.info("test %s confirmed by %s via %s", request.code, member.name, channel)
+    return messages.test_confirmed(request.code, channel)
+
+
+def decline(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
+    """Answer a 2 to a test page: it is a test; 1 confirms."""
+    return messages.test_two(request.code)
+
+
+def run_due(session: Session, env: Env, now: datetime) -> int:
+    """End the tests nobody confirmed within ack_timeout, each once, and tell the member."""
+    ended = 0
+    for team in session.scalars(select(Team)).all():
+        configured = env.configured(team)
+        if configured is None:
+            continue
+        timeout = configured.escalation.ack_timeout
+        due = session.scalars(
+            select(Request).where(
+                Request.team_id == team.id,
+                Request.kind == "test",
+                Request.status == "open",
+                Request.opened_at <= now - timeout,
+            )
+        ).all()
+        for request in due:
+            claimed = session.execute(
+                update(Request)
+                .where(Request.id == request.id, Request.status == "open")
+                .values(
+                    status="closed",
+                    closed_at=now,
+                    closed_reason="unanswered",
+                    purge_at=now + env.config.privacy.purge_after,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            session.refresh(request)
+            for page in request.pages:
+                if page.state == "pending":
+                    page.state = "timeout"
+            if request.initiator is not None:
+                notify(
+                    session,
+                    env,
+                    now,
+                    request.initiator,
+                    messages.test_unanswered(request.code, requests.minutes(timeout)),
+                )
+                log.info("test %s: %s did not confirm it", request.code, request.initiator.name)
+            ended += 1
+    return ended

@@ -1,0 +1,318 @@
+"""COVER: asking the other peers to take a shift, the first `1 CODE` winning, alerts and the end, through the
+real webhook with a hand-moved clock (Tue 10 March 2026, 10:00 in Odessa)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from callout import cover, shifts
+from callout.housekeeping import housekeeping
+from callout.models import Cover, Member, Override, Request, Team
+from callout.shifts import Why
+from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send
+
+CHICAGO = ZoneInfo("America/Chicago")
+REQUESTER = "+14325559876"
+
+
+@pytest.fixture
+def team(rt: Any) -> dict[str, Member]:
+    """Four peers (Rivera primary today, then Park, Moss, Chen), the psychologist, the director, dispatch."""
+    return add_roster(
+        rt,
+        rivera=("Ofc. Dana Rivera", "peer"),
+        park=("Sgt. Lee Park", "peer"),
+        moss=("Det. Kim Moss", "peer"),
+        chen=("Ofc. Mei Chen", "peer"),
+        cruz=("Dr. Ana Cruz", "psychologist"),
+        ortiz=("Lt. Ray Ortiz", "director"),
+        brooks=("Brooks", "dispatch"),
+    )
+
+
+def text(twilio: TwilioClient, sender: str, body: str) -> str:
+    response = twilio.sms(sender, body)
+    assert response.status_code == 200
+    return str(response.get_data(as_text=True))
+
+
+def the_cover(rt: Any) -> tuple[str, str, datetime]:
+    """Return the only cover's code, state and start."""
+    with rt.sessions() as session:
+        row = session.scalar(select(Cover))
+        assert row is not None
+        return row.request.code, row.state, row.starts_at
+
+
+def primary_at(rt: Any, at: datetime) -> str | None:
+    with rt.sessions() as session:
+        row = session.scalar(select(Team))
+        (shift,) = shifts.team_shifts(session, row, at, at + timedelta(microseconds=1), at)
+        found = shift.primary_at(at)
+        return found.name if found else None
+
+
+WEDNESDAY = datetime(2026, 3, 11, 7, tzinfo=CHICAGO)  # Park's shift
+
+
+@pytest.mark.parametrize(
+    ("words", "day"),
+    [
+        ("12/24", date(2026, 12, 24)),
+        ("3/9", date(2027, 3, 9)),  # past this year: next year's
+        ("3/10", date(2026, 3, 10)),
+        ("12/24/26", date(2026, 12, 24)),
+        ("12/24/2026", date(2026, 12, 24)),
+        ("2026-12-24", date(2026, 12, 24)),
+        ("Dec 24", date(2026, 12, 24)),
+        ("24 december", date(2026, 12, 24)),
+        ("thu", date(2026, 3, 12)),
+        ("Thursday", date(2026, 3, 12)),
+        ("tues", date(2026, 3, 10)),
+        ("tomorrow", date(2026, 3, 11)),
+        ("today", date(2026, 3, 10)),
+        ("2/29", date(2028, 2, 29)),
+    ],
+)
+def test_it_reads_the_dates_people_text(words: str, day: date) -> None:
+    assert cover.parse_day(words, date(2026, 3, 10)) == day
+
+
+@pytest.mark.parametrize(
+    "words", ["soon", "13/45", "2/30", "th", "next week", "32 dec", "2026-02-30", "1/2/3/4"]
+)
+def test_it_reads_nothing_into_what_is_not_a_date(words: str) -> None:
+    assert cover.parse_day(words, date(2026, 3, 10)) is None
+
+
+def test_a_cover_asks_every_other_peer_once_with_a_code(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    reply = text(twilio, team["park"].phone, "COVER")
+    code, state, start = the_cover(rt)
+    assert start == WEDNESDAY and state == "open"
+    assert reply == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+        "Asked 3 peers to cover Wed 11 Mar 07:00 CDT"
+        f" to Thu 12 Mar 07:00 CDT (COVER {code}). We'll text you who takes it; until then it's yours."
+        "</Message></Response>"
+    )
+    send(rt)
+    for name in ("rivera", "moss", "chen"):
+        assert transport.to(team[name].phone) == [
+            "Sgt. Lee Park asks: can you take their on-call shift Wed 11 Mar 07:00 CDT to"
+            " Thu 12 Mar 07:00 CDT?"
+            f" Reply 1 {code} to take it, 2 {code} to pass."
+        ]
+    assert transport.to(team["park"].phone) == [] and transport.to(team["ortiz"].phone) == []
+    assert transport.calls == []  # a cover is never a phone call
+
+
+def test_the_first_1_code_takes_it_as_an_override_and_everyone_is_told(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER tomorrow")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    reply = text(twilio, team["moss"].phone, f"1 {code}")
+    assert "Sgt. Lee Park's shift Wed 11 Mar 07:00 CDT to Thu 12 Mar 07:00 CDT is yours" in reply
+    send(rt)
+    assert transport.to(team["park"].phone)[-1] == (
+        f"Det. Kim Moss takes your shift Wed 11 Mar 07:00 CDT to Thu 12 Mar 07:00 CDT (COVER {code}). "
+        "You're off it; thanks for asking early."
+    )
+    assert transport.to(team["ortiz"].phone) == [
+        f"COVER {code}: Det. Kim Moss takes Sgt. Lee Park's shift Wed 11 Mar 07:00 CDT"
+        " to Thu 12 Mar 07:00 CDT."
+    ]
+    for name in ("rivera", "chen"):
+        assert (
+            transport.to(team[name].phone)[-1]
+            == f"COVER {code} was taken by Det. Kim Moss. No need to answer, thank you."
+        )
+    assert "already taken by Det. Kim Moss" in text(twilio, team["chen"].phone, f"1 {code}")
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=3)) == "Det. Kim Moss"
+    with rt.sessions() as session:
+        (override,) = session.scalars(select(Override)).all()
+        assert override.cover is not None and override.cover.code == code
+        row = session.scalar(select(Team))
+        (shift,) = shifts.team_shifts(session, row, WEDNESDAY, WEDNESDAY + timedelta(hours=1), clock.now)
+        assert shift.stretches[0].why is Why.COVER and shift.covers == (override,)
+    assert "already taken" in text(twilio, team["moss"].phone, f"1 {code}") or "is yours" in text(
+        twilio, team["moss"].phone, f"1 {code}"
+    )
+
+
+def test_a_bare_1_never_takes_a_cover_and_still_accepts_a_page(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    assert f"reply 1 with its code: 1 {code}" in text(twilio, team["rivera"].phone, "1")
+    assert the_cover(rt)[1] == "open"
+    text(twilio, REQUESTER, "I need to talk to someone")  # pages Rivera, today's primary
+    reply = text(twilio, team["rivera"].phone, "1")
+    assert REQUESTER in reply  # the support request, not the cover
+    assert the_cover(rt)[1] == "open"
+    with rt.sessions() as session:
+        support = session.scalar(select(Request).where(Request.kind == "support"))
+        assert support is not None and support.code != code and support.status == "accepted"
+
+
+def test_a_cover_code_is_never_a_live_request_code(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callout import requests
+
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    letters = iter([*code, *"KQDT"])
+    monkeypatch.setattr(requests.secrets, "choice", lambda alphabet: next(letters))
+    text(twilio, REQUESTER, "hello")
+    with rt.sessions() as session:
+        support = session.scalar(select(Request).where(Request.kind == "support"))
+        assert support is not None and support.code == "KQDT"
+
+
+@pytest.mark.parametrize(
+    ("who", "words", "expected"),
+    [
+        ("cruz", "COVER", "COVER is for peers on the rotation"),
+        ("brooks", "COVER tomorrow", "COVER is for peers on the rotation"),
+        ("park", "COVER someday", "COVER takes a date such as 12/24, Thu or tomorrow"),
+        ("park", "COVER 2/30", "COVER takes a date such as 12/24"),
+        (
+            "park",
+            "COVER thu",
+            "Thu 12 Mar isn't your shift. Your next: Wed 11 Mar 07:00 CDT, Sun 15 Mar 07:00 CDT,",
+        ),
+        ("rivera", "COVER today", "Your shift has begun (until Wed 11 Mar 07:00 CDT)"),
+    ],
+)
+def test_bad_covers_get_a_clear_reply_and_ask_nobody(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+    who: str,
+    words: str,
+    expected: str,
+) -> None:
+    assert expected in text(twilio, team[who].phone, words)
+    send(rt)
+    with rt.sessions() as session:
+        assert session.scalar(select(Cover)) is None
+    assert transport.sms == []
+
+
+def test_a_second_cover_of_the_same_shift_is_refused(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    again = text(twilio, team["park"].phone, "COVER 3/11")
+    assert f"You already asked for cover of Wed 11 Mar 07:00 CDT ({code})" in again
+    send(rt)
+    assert len(transport.to(team["rivera"].phone)) == 1
+
+
+def test_a_non_member_texting_cover_still_gets_a_peer(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    assert "a peer will contact you soon" in text(twilio, REQUESTER, "COVER")
+    with rt.sessions() as session:
+        assert session.scalar(select(Request).where(Request.kind == "support")) is not None
+
+
+def test_nobody_taking_it_by_12_hours_before_alerts_the_director_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    clock.now = WEDNESDAY - timedelta(hours=12, seconds=1)
+    rt.run(cover.run_due)
+    send(rt)
+    assert transport.to(team["ortiz"].phone) == []
+    clock.now = WEDNESDAY - timedelta(hours=12)
+    rt.run(cover.run_due)
+    rt.run(cover.run_due)
+    send(rt)
+    assert transport.to(team["ortiz"].phone) == [
+        f"COVER {code}: Sgt. Lee Park asked for cover of Wed 11 Mar 07:00 CDT and nobody has taken it yet."
+        " Please arrange it (an override)."
+    ]
+    assert (
+        f"Nobody has taken your shift Wed 11 Mar 07:00 CDT yet (COVER {code})"
+        in transport.to(team["park"].phone)[-1]
+    )
+
+
+def test_when_everyone_asked_passes_the_director_is_alerted_at_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    for name in ("rivera", "moss"):
+        assert f"passed on COVER {code}" in text(twilio, team[name].phone, f"2 {code}")
+    send(rt)
+    assert transport.to(team["ortiz"].phone) == []
+    text(twilio, team["chen"].phone, f"2 {code}")
+    send(rt)
+    assert "every peer asked passed" in transport.to(team["ortiz"].phone)[0]
+
+
+def test_a_cover_nobody_took_ends_when_its_shift_begins(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    clock.now = WEDNESDAY
+    rt.run(housekeeping)
+    send(rt)
+    assert the_cover(rt)[1] == "unanswered"
+    assert transport.to(team["park"].phone)[-1] == (
+        f"Nobody took COVER {code}: you're on call now, until Thu 12 Mar 07:00 CDT."
+        " Text AWAY if you can't be paged."
+    )
+    assert f"COVER {code} is over" in text(twilio, team["moss"].phone, f"1 {code}")
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Sgt. Lee Park"
+
+
+def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    with rt.sessions() as session, session.begin():
+        chen = session.get(Member, team["chen"].id)
+        session.add(
+            Override(
+                team_id=chen.team_id,
+                member=chen,
+                starts_at=WEDNESDAY,
+                ends_at=WEDNESDAY + timedelta(days=1),
+                created_at=clock.now,
+            )
+        )
+    assert "no longer needed" in text(twilio, team["moss"].phone, f"1 {code}")
+    assert the_cover(rt)[1] == "moot"
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
+
+
+def test_covers_are_not_counted_in_the_report(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    from callout.report import build_report
+
+    text(twilio, team["park"].phone, "COVER")
+    text(twilio, team["moss"].phone, "TEST")
+    with rt.sessions() as session:
+        report = build_report(session, ["odessa"], date(2026, 3, 1), date(2026, 3, 31))
+        assert report.teams[0].total.requests == 0
