@@ -50,7 +50,14 @@ def notice_window(env: Env, team: Team) -> timedelta | None:
 
 
 def shift_notices(session: Session, env: Env, now: datetime) -> int:
-    """Text each member the heads-up of their coming stretches as primary, each once; return how many."""
+    """Text each member the heads-up of their coming stretches as primary, each once; return how many.
+
+    One process scans each minute (a heads-up needs no more precision; the scan costs a few milliseconds a
+    team): the housekeeping of the others, every 15 seconds, finds the minute claimed and does nothing.
+    """
+    minute = now.replace(second=0, microsecond=0)
+    if not insert_new(session, JobRun, name="shift-notice-scan", key=minute.isoformat(), ran_at=now):
+        return 0
     sent = 0
     for team in session.scalars(select(Team)).all():
         ahead = notice_window(env, team)

@@ -166,7 +166,9 @@ def test_away_two_weeks_names_the_end_in_the_teams_zone_and_keeps_the_peer_off_c
     clock.advance(days=13)
     text(twilio, REQUESTER, "hello")
     send(rt)
-    assert transport.to(crew["rivera"].phone) == [] and len(transport.to(crew["chen"].phone)) == 1
+    assert transport.to(crew["rivera"].phone) == []
+    told, paged = transport.to(crew["chen"].phone)  # the AWAY made Chen primary now: told at once (issue 13)
+    assert told.startswith("Odessa PD Peer Support: you're on call now") and paged.startswith("Peer support")
 
 
 @pytest.mark.parametrize("length", ["2", "two"])
