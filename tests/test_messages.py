@@ -122,6 +122,18 @@ SAMPLES: dict[str, object] = {
     "gaps": [(None, "Wed 07:00", ["peer"]), ("Wed 07:00", "Thu 07:00", ["peer", "psychologist"])],
     "now": datetime(2026, 3, 10, 15, 0, tzinfo=UTC),
     "roles": ["peer", "psychologist"],
+    "asker": "Sgt. Lee Park",
+    "end": "Thu 12 Mar 07:00 CDT",
+    "taker": "Det. Kim Moss",
+    "day": "Thu 12 Mar",
+    "starts_ends": [("Wed 11 Mar 07:00 CDT", "Thu 12 Mar 07:00 CDT")],
+    "channel": "voice",
+    "call_after": "2 min",
+    "timeout": "5 min",
+    "begun": False,
+    "everyone_passed": True,
+    "mine": ["Wed 11 Mar 07:00 CDT", "Sat 14 Mar 07:00 CDT"],
+    "link": "https://peer.example.org/calendar/kKuCXTxfDzqyAB7RPJPQDHx9mk4AONmY.ics",
 }
 
 
