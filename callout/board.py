@@ -95,6 +95,9 @@ def _row(request: Request, user_id: int | None) -> Row:
     )
 
 
+BOARD_KINDS = ("support", "dispatch", "debrief")
+
+
 def live_requests(
     session: Session, team: Team, *, support: bool = True, opened_by: int | None = None
 ) -> list[Request]:
@@ -108,6 +111,7 @@ def live_requests(
         select(Request)
         .where(
             Request.team_id == team.id,
+            Request.kind.in_(BOARD_KINDS),  # a member's COVER or TEST page is nobody asking for help
             or_(
                 Request.status.in_(("open", "accepted")),
                 and_(Request.status == "exhausted", Request.purged_at.is_(None)),

@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from callout import assign, auditlog, rotation, shifts
+from callout import assign, auditlog, notices, rotation, shifts
 from callout.env import Env
 from callout.models import Team
 from console.forms import ActionForm, OverrideForm
@@ -201,7 +201,12 @@ def calendar_assign(slug: str) -> Any:
         if not form.validate() or not (form.member.data or "").isdigit():
             return "Choose a peer, and the first and last days.", month
         try:
-            override = assign.assign_days(session, now, _actor(), team, int(form.member.data), first, last)
+            with notices.told_of_changes(
+                session, env, team, now
+            ):  # whoever it makes primary now, or displaces
+                override = assign.assign_days(
+                    session, now, _actor(), team, int(form.member.data), first, last
+                )
         except rotation.OverrideError as exc:
             return f"Cannot assign that: {exc}.", month
         flash(f"Assigned: {assign.describe(team, override)}.", "ok")
@@ -222,7 +227,8 @@ def calendar_remove(slug: str, override_id: int) -> BaseResponse:
         team = team_or_404(session, slug)
         require(me.can_change)
         try:
-            override = assign.remove(session, now, _actor(), team, override_id)
+            with notices.told_of_changes(session, env, team, now):
+                override = assign.remove(session, now, _actor(), team, override_id)
         except rotation.OverrideError:
             abort(404)
         flash(f"Removed: {assign.describe(team, override)}. The rotation applies again.", "ok")

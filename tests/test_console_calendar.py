@@ -148,3 +148,25 @@ def test_a_bad_month_is_400(app: Any, rt: Any, roster: dict[str, Member]) -> Non
     director = client(app, rt, "lt.nguyen", "director")
     for month in ("2026-13", "March", "0001-01"):
         assert director.get(f"/console/odessa/calendar?month={month}").status_code == 400
+
+
+def test_an_override_of_the_shift_running_tells_the_new_primary_and_the_one_displaced(
+    app: Any, rt: Any, roster: dict[str, Member], transport: Any
+) -> None:
+    from tests.conftest import send
+
+    director = client(app, rt, "lt.nguyen", "director")
+    response = director.post(
+        "/console/odessa/calendar/overrides",
+        {"member": str(roster["ortiz"].id), "first": "2026-03-10", "last": "2026-03-10"},
+    )
+    assert response.status_code == 303
+    send(rt)
+    assert transport.to(roster["ortiz"].phone) == [
+        "Odessa PD Peer Support: you're on call now, until Wed 11 Mar 07:00 CDT (the director's override):"
+        " first to be paged."
+    ]
+    assert transport.to(roster["rivera"].phone) == [
+        "Odessa PD Peer Support: you're off call now, until Wed 11 Mar 07:00 CDT;"
+        " Det. Luis Ortiz is first to be paged instead."
+    ]

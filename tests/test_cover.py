@@ -316,3 +316,17 @@ def test_covers_are_not_counted_in_the_report(
     with rt.sessions() as session:
         report = build_report(session, ["odessa"], date(2026, 3, 1), date(2026, 3, 31))
         assert report.teams[0].total.requests == 0
+
+
+def test_covers_and_test_pages_are_not_on_the_console_board(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    from callout.board import live_requests
+
+    text(twilio, team["park"].phone, "COVER")
+    text(twilio, team["moss"].phone, "TEST")
+    text(twilio, REQUESTER, "hello")
+    with rt.sessions() as session:
+        row = session.scalar(select(Team))
+        assert [r.kind for r in live_requests(session, row)] == ["support"]
+        assert live_requests(session, row, support=False) == []
