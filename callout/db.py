@@ -13,12 +13,15 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from callout.due import note_due
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The PostgreSQL advisory lock that lets one process at a time migrate the schema, sync the teams and import
 # rosters: gunicorn starts its workers together, and two inserting the same team would stop the server.
 STARTUP_LOCK = 0x63616C6C6F7574  # "callout"
 # The advisory locks (one per request id) that keep one request's relays in order across processes.
 RELAY_LOCK = 0x72656C61  # "rela"
+READ_ONLY = "callout_read_only"  # the execution option of a transaction that only reads
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -44,7 +47,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction that only reads takes no write lock: in WAL mode it reads its snapshot
+            # while one writer works (`reading`). Every other one queues for the write lock at once.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -54,8 +60,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory bound to engine."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Return the session factory bound to engine; its sessions note the due times they write."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", note_due)
+    return factory
 
 
 @contextmanager
@@ -63,6 +71,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Open a session, commit if the block succeeds, roll back if it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session for reads only, rolled back at the end; on SQLite it takes no write lock."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def insert_new(session: Session, model: type[Any], **values: Any) -> bool:

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callout.config import Config
-from callout.db import transaction
+from callout.db import reading, transaction
+from callout.due import written_due
 from callout.env import Env
 from callout.ratelimit import RateLimiter
 from callout.sender import Clock, Sender
@@ -24,7 +25,7 @@ T = TypeVar("T")
 
 
 class Scheduler(Protocol):
-    """The job scheduler a process may run (APScheduler's, started by `schedules.start_scheduler`)."""
+    """The jobs a process may run (the timer and APScheduler's, started by `schedules.start_scheduler`)."""
 
     @property
     def running(self) -> bool:
@@ -33,6 +34,10 @@ class Scheduler(Protocol):
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing jobs; with wait, let the running ones finish first."""
+        ...
+
+    def wake_by(self, when: datetime) -> None:
+        """Fire earlier than planned if when, a due time just committed, comes first."""
         ...
 
 
@@ -52,11 +57,22 @@ class Runtime:
     scheduler: Scheduler | None = None  # when this process runs the jobs
 
     def run(self, work: Callable[[Session, Env, datetime], T]) -> T:
-        """Run work(session, env, now) in one transaction, then wake the sender for what it queued."""
+        """Run work(session, env, now) in one transaction, then wake the sender for what it queued.
+
+        The scheduler is woken too when the transaction wrote a due time earlier than the one it waits for.
+        """
         with transaction(self.sessions) as session:
             result = work(session, self.env, self.clock())
+            written = written_due(session)
         self.sender.wake()
+        if written is not None and self.scheduler is not None:
+            self.scheduler.wake_by(written)
         return result
+
+    def read(self, work: Callable[[Session, Env, datetime], T]) -> T:
+        """Run work(session, env, now) in a transaction that only reads (SQLite: without the write lock)."""
+        with reading(self.sessions) as session:
+            return work(session, self.env, self.clock())
 
     def close(self) -> None:
         """Stop the scheduler and the sender and release the database."""

@@ -39,7 +39,7 @@ def scheduler(ctx: Context) -> None:
         signal.signal(signum, lambda *_: stopped.set())
     try:
         service.start(rt, scheduler=True)
-        click.echo(f"callout: scheduler running, a tick every {rt.config.server.tick.total_seconds():g}s")
+        click.echo("callout: scheduler running, timeouts fire at their deadline")
         while not stopped.wait(1.0):
             pass
     finally:

@@ -1,4 +1,4 @@
-"""The APScheduler jobs: each one line into the domain; the state they act on lives in the database."""
+"""The jobs: the timer's tick and the periodic work, each one line into the domain; state lives in the db."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from callout import housekeeping, privacy
 from callout.env import Env
 from callout.logsafe import described
 from callout.runtime import Runtime
+from schedules.timer import Leadership, Timer
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +75,44 @@ def drain(rt: Runtime) -> None:
     rt.sender.drain()
 
 
-def start_scheduler(rt: Runtime) -> BackgroundScheduler:
-    """Start the jobs: the tick every [server] tick, housekeeping every 15 seconds."""
-    scheduler = BackgroundScheduler(
+class Jobs:
+    """The jobs a process runs: the timer (due steps, calls, debriefs) and APScheduler's periodic ones."""
+
+    def __init__(self, timer: Timer, periodic: BackgroundScheduler) -> None:
+        self.timer = timer
+        self.periodic = periodic
+
+    @property
+    def running(self) -> bool:
+        """Tell whether both are running."""
+        return self.timer.running and bool(self.periodic.running)
+
+    def wake_by(self, when: datetime) -> None:
+        """Wake the timer if when, a due time just committed, comes before its next one."""
+        self.timer.wake_by(when)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop both; with wait, let what they are running finish."""
+        self.timer.shutdown(wait=wait)
+        self.periodic.shutdown(wait=wait)
+
+
+def start_scheduler(rt: Runtime) -> Jobs:
+    """Start the timer (leading when no other process does) and the periodic jobs (every 1 and 15 s)."""
+    periodic = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
     )
-    interval = rt.config.server.tick.total_seconds()
-    scheduler.add_job(tick, "interval", seconds=interval, args=[rt], id="tick")
-    scheduler.add_job(drain, "interval", seconds=1, args=[rt], id="drain")
-    scheduler.add_job(slow, "interval", seconds=HOUSEKEEPING_SECONDS, args=[rt], id="housekeeping")
-    scheduler.add_job(provider_records, "interval", seconds=HOUSEKEEPING_SECONDS, args=[rt], id="provider")
-    scheduler.start()
-    log.info("scheduler started: tick every %.2fs", interval)
-    return scheduler
+    periodic.add_job(drain, "interval", seconds=1, args=[rt], id="drain")
+    periodic.add_job(slow, "interval", seconds=HOUSEKEEPING_SECONDS, args=[rt], id="housekeeping")
+    periodic.add_job(provider_records, "interval", seconds=HOUSEKEEPING_SECONDS, args=[rt], id="provider")
+    periodic.start()
+    timer = Timer(rt, tick, Leadership(rt.engine))
+    timer.start()
+    log.info(
+        "scheduler started: the timer fires at each deadline, looking again at least every %s", _tick(rt)
+    )
+    return Jobs(timer, periodic)
+
+
+def _tick(rt: Runtime) -> str:
+    return f"{rt.config.server.tick.total_seconds():g}s"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from callout.db import make_engine, make_sessionmaker
 from callout.models import Request
 from tests.conftest import TEST_DATABASE_URL
-from tests.e2e import Stack
+from tests.e2e import Server, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -315,3 +315,41 @@ def test_kill_9_at_random_moments_loses_no_page_and_repeats_no_step(
 
 def codes_alerted(stack: Stack, number: str) -> set[str]:
     return {m.group(1) for b in stack.bodies_to(number) if (m := re.search(r"ALERT ([A-Z0-9]{4})", b))}
+
+
+def test_the_timers_leader_killed_mid_batch_hands_over_and_no_page_is_lost_or_repeated(
+    tmp_path: Path, database_url: str
+) -> None:
+    stack = make_stack(tmp_path, database_url, "3s", twilio={"timeout": "1s"})
+    stack.fake.latency = 0.3  # the leader's pages are still being handed over when it dies
+    requesters = [f"+1432555{8200 + i:04d}" for i in range(24)]
+
+    def leaders() -> list[Server]:
+        return [s for s in stack.servers if "timer: this process leads" in s.log.read_text()]
+
+    try:
+        servers = stack.serve(2)
+        stack.wait(lambda: leaders(), timeout=10)
+        [leader] = leaders()
+        [follower] = [s for s in servers if s is not leader]
+        for i, number in enumerate(requesters):  # their first steps fall due within a moment of each other
+            assert stack.sms(number, "help", server=servers[i % 2])[0] == 200
+        stack.wait(lambda: codes_paged(stack, PEERS[1]), timeout=30)  # the leader has begun the batch
+        leader.kill()
+        stack.wait(lambda: follower in leaders(), timeout=10)
+        stack.wait(lambda: len(codes_alerted(stack, NGUYEN)) == len(requesters), timeout=120)
+        time.sleep(1.0)  # let any duplicate that would come, come
+        engine = make_engine(database_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                found = session.scalars(select(Request)).all()
+                assert len(found) == len(requesters)
+                for request in found:
+                    assert request.status == "exhausted", request.code
+                    assert sorted(p.step for p in request.pages) == [1, 2, 3, 4, 5]  # none lost or repeated
+                    for number in [*PEERS, PATEL, NGUYEN]:  # a kill mid-send may send a page twice
+                        assert 1 <= codes_paged(stack, number)[request.code] <= 2, (number, request.code)
+        finally:
+            engine.dispose()
+    finally:
+        stack.close()

@@ -16,8 +16,12 @@ def healthz() -> tuple[Response, int]:
     rt = runtime()
     problems = []
     try:
-        with rt.sessions() as session:  # the watchdog's queries are also the check that the database answers
-            problems += watchdog.overdue(session, rt.clock(), rt.sender.stuck, rt.sender.provider_failed_at)
+        # The watchdog's queries are also the check that the database answers.
+        problems += rt.read(
+            lambda session, env, now: watchdog.overdue(
+                session, now, rt.sender.stuck, rt.sender.provider_failed_at
+            )
+        )
     except Exception:
         return jsonify({"status": "unhealthy", "problems": ["database does not answer"]}), 503
     scheduler = rt.scheduler

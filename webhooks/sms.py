@@ -115,7 +115,7 @@ def status_callback() -> tuple[str, int]:
         # is still unknown is not ours; looked at the other way round, a sid committed between the two
         # looks would be taken for a stranger's and the status lost.
         for _ in range(STATUS_WAITS):
-            busy = rt.run(lambda session, env, now: outbox.in_flight(session))
+            busy = rt.read(lambda session, env, now: outbox.in_flight(session))
             if rt.run(lambda session, env, now: escalation.record_status(session, env, now, sid, status)):
                 break
             if not busy:

@@ -1,0 +1,95 @@
+"""When the timer's work next falls due: step deadlines, page calls, debrief deadlines.
+
+The timer (`schedules.timer`) sleeps until `next_due`, and is woken earlier when a transaction of this
+process writes an earlier due time: `note_due` watches each flush and leaves the earliest one it saw
+in the session (`written_due`), for the runtime to hand to the timer once the transaction committed.
+A change that may make work due at once (a debrief answered) is noted as due at AT_ONCE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
+from callout.env import Env
+from callout.models import Page, Request, Team
+
+AT_ONCE = datetime.min.replace(tzinfo=UTC)
+_KEY = "callout.due"
+
+
+def next_due(session: Session, env: Env, now: datetime) -> datetime | None:
+    """Return the earliest time some step, call or debrief falls due (past ones included), or None."""
+    step = session.scalar(
+        select(func.min(Request.step_deadline)).where(Request.status == "open", Request.kind != "debrief")
+    )
+    call = session.scalar(
+        select(func.min(Page.call_at)).where(Page.state == "pending", Page.called_at.is_(None))
+    )
+    times = [t for t in (step, call) if t is not None]
+    times += _debrief_times(session, env)
+    return min(times, default=None)
+
+
+def _debrief_times(session: Session, env: Env) -> list[datetime]:
+    """Return when each open debrief next needs looking at: its close, its widening, its next tally."""
+    rows = session.execute(
+        select(
+            Team.slug,
+            Request.opened_at,
+            Request.step_deadline,
+            Request.tally_dirty,
+            Request.tally_sent_at,
+        )
+        .join(Team, Team.id == Request.team_id)
+        .where(Request.kind == "debrief", Request.status == "open")
+    ).all()
+    times = []
+    for slug, opened_at, deadline, dirty, tally_sent_at in rows:
+        team = next((t for t in env.config.teams if t.slug == slug), None)
+        if team is None:
+            continue
+        times.append(opened_at + team.debrief.window)
+        if deadline is not None:
+            times.append(deadline)
+        if dirty:
+            times.append(tally_sent_at + team.debrief.tally_every if tally_sent_at else AT_ONCE)
+    return times
+
+
+def note_due(session: Session, _flush_context: Any) -> None:
+    """Remember the earliest due time this flush writes (an after_flush listener; see module doc)."""
+    for when in _written(session.new, new=True) + _written(session.dirty, new=False):
+        earliest = session.info.get(_KEY)
+        if earliest is None or when < earliest:
+            session.info[_KEY] = when
+
+
+def _written(objects: Iterable[object], *, new: bool) -> list[datetime]:
+    """Return the due times that these new or changed rows set."""
+    times = []
+    for obj in objects:
+        if isinstance(obj, Request):
+            if obj.step_deadline is not None and (new or _changed(obj, "step_deadline")):
+                times.append(obj.step_deadline)
+        elif isinstance(obj, Page):
+            if obj.call_at is not None and (new or _changed(obj, "call_at")):
+                times.append(obj.call_at)
+            if obj.tier == "debrief" and not new and _changed(obj, "state"):
+                times.append(AT_ONCE)  # an answer may leave too few who could still say yes: widen now
+    return times
+
+
+def _changed(obj: object, attribute: str) -> bool:
+    """Tell whether the flush writes a new value of obj's attribute."""
+    return bool(inspect(obj).attrs[attribute].history.has_changes())
+
+
+def written_due(session: Session) -> datetime | None:
+    """Return (and forget) the earliest due time this session's flushes wrote."""
+    when: datetime | None = session.info.pop(_KEY, None)
+    return when
