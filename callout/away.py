@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from callout.models import Member
 
@@ -91,7 +92,16 @@ def _number(token: str) -> float | None:
         return None
 
 
-def is_away(member: Member, at: datetime) -> bool:
+class Absence(Protocol):
+    """What is_away reads of a member: an ORM Member, or an in-memory copy of one."""
+
+    @property
+    def away_since(self) -> datetime | None: ...
+    @property
+    def away_until(self) -> datetime | None: ...
+
+
+def is_away(member: Absence, at: datetime) -> bool:
     """Tell whether member is away at at (from away_since, until away_until or BACK)."""
     since, until = member.away_since, member.away_until
     return until is not None and at < until and (since is None or since <= at)

@@ -53,11 +53,9 @@ def first_time(session: Session, now: datetime, message_sid: str) -> bool:
     return insert_new(session, InboundSeen, sid_hash=sid_hash(message_sid), seen_at=now)
 
 
-def member_by_phone(session: Session, team: Team, phone: str) -> Member | None:
+def member_by_phone(session: Session, env: Env, team: Team, phone: str) -> Member | None:
     """Return the active member of team with this number."""
-    return session.scalar(
-        select(Member).where(Member.team_id == team.id, Member.phone == phone, Member.active.is_(True))
-    )
+    return env.lineups.member_by_phone(session, team, phone)
 
 
 def handle_sms(
@@ -81,7 +79,7 @@ def handle_sms(
     The provider's record of the text is kept (encrypted) with the request it went to, to be deleted
     after the purge; a requester's text that went to no request is queued for deletion at once.
     """
-    member = member_by_phone(session, team, sender)
+    member = member_by_phone(session, env, team, sender)
     reply = _answer(session, env, now, team, member, sender, body, opt_out_type, requester_allowed)
     if reply.request_id is not None:
         privacy.remember(session, env, now, reply.request_id, message_sid)
@@ -256,11 +254,11 @@ def _release(session: Session, env: Env, now: datetime, member: Member, command:
 
 def _who(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     team = member.team
-    available = rotation.availability_list(session, team, now)
+    available = env.lineups.available(session, team, now)
     policy = env.team(team).escalation
     names = [m.name for m in available[: policy.peers]]
     _, end = rotation.shift_bounds(team, now)
-    following = rotation.availability_list(session, team, end)
+    following = env.lineups.available(session, team, end)
     return messages.who(names, messages.local(end, team.timezone), following[0].name if following else None)
 
 

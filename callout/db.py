@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from callout.due import note_due
+from callout.lineup import note_roster_write
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The PostgreSQL advisory lock that lets one process at a time migrate the schema, sync the teams and import
@@ -60,9 +61,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory bound to engine; its sessions note the due times they write."""
+    """Return the session factory bound to engine; its sessions note the due times and rosters they write."""
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "after_flush", note_due)
+    event.listen(factory, "after_flush", note_roster_write)
     return factory
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callout.config import Config, TeamConfig
 from callout.crypto import Vault, new_key
+from callout.lineup import Lineups
 from callout.models import Team
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,10 @@ class Env:
 
     config: Config
     vault: Vault
+    lineups: Lineups = field(init=False, compare=False, repr=False)  # the rosters cached for this vault
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lineups", Lineups(self.vault))
 
     def team(self, team: Team) -> TeamConfig:
         """Return the configuration of a team row; raise ConfigError if it is no longer configured."""

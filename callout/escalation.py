@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from callout import cover, debrief, messages, requests, rotation, testpage
 from callout.env import Env
+from callout.lineup import Person
 from callout.logsafe import described
 from callout.models import Member, Page, Request, Team
 from callout.outbox import by_provider_sid, enqueue_call, notify
@@ -79,7 +80,7 @@ def open_request(
     return request
 
 
-def _excluded(env: Env, request: Request, members: Sequence[Member]) -> set[int]:
+def _excluded(session: Session, env: Env, request: Request) -> set[int]:
     """Return ids never to page for a request: already paged, the initiator, a member asking for help."""
     excluded = {page.member_id for page in request.pages}
     # A request decided on before it is written has its initiator but not yet initiator_id.
@@ -87,33 +88,39 @@ def _excluded(env: Env, request: Request, members: Sequence[Member]) -> set[int]
     if initiator:
         excluded.add(initiator)
     if request.contact_key:
-        excluded |= {m.id for m in members if env.vault.lookup_key(m.phone) == request.contact_key}
+        excluded |= env.lineups.with_key(session, request.team, request.contact_key)
     return excluded
 
 
 def next_targets(
     session: Session, env: Env, now: datetime, request: Request
 ) -> tuple[list[Member], str, timedelta]:
-    """Decide who the next step pages: (members, tier, timeout); no members means exhausted."""
+    """Decide who the next step pages: (members, tier, timeout); no members means exhausted.
+
+    The rotation comes from the team's lineup (`callout.lineup`): only the members paged are fetched.
+    """
     team_config = env.team(request.team)
     policy = team_config.escalation
-    peers = rotation.availability_list(session, request.team, now)
-    fallback = rotation.fallback_by_role(session, request.team, policy.fallback, now)
-    everyone = [*peers, *(m for ms in fallback.values() for m in ms)]
-    excluded = _excluded(env, request, everyone)
+    excluded = _excluded(session, env, request)
     peer_pages = {page.member_id for page in request.pages if page.tier == "peer"}
     if len(peer_pages) < policy.peers:
-        for member in peers:
-            if member.id not in excluded:
-                return [member], "peer", policy.ack_timeout
+        for person in env.lineups.available(session, request.team, now):
+            if person.id not in excluded:
+                return _fetch(session, [person]), "peer", policy.ack_timeout
     done = {page.tier for page in request.pages}
+    fallback = env.lineups.reachable_by_role(session, request.team, policy.fallback, now)
     for role in policy.fallback:
         if role in done:
             continue
-        members = [m for m in fallback[role] if m.id not in excluded]
-        if members:
-            return members, role, policy.fallback_timeout
+        people = [p for p in fallback[role] if p.id not in excluded]
+        if people:
+            return _fetch(session, people), role, policy.fallback_timeout
     return [], "", timedelta(0)
+
+
+def _fetch(session: Session, people: Sequence[Person]) -> list[Member]:
+    """Return the ORM members of these people (from the session's identity map, or by primary key)."""
+    return [member for person in people if (member := session.get(Member, person.id)) is not None]
 
 
 def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:

@@ -8,10 +8,11 @@ Roster changes re-anchor (`roster_change`) so that nobody's current shift moves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -146,7 +147,27 @@ def _reachable(session: Session, team: Team, roles: Sequence[str]) -> Sequence[M
     return session.scalars(query).all()
 
 
-def is_available(member: Member, at: datetime) -> bool:
+class Rotating(Protocol):
+    """A member as the rotation sees it: an ORM Member, or the in-memory copy of one (`lineup.Person`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def opted_out(self) -> bool: ...
+    @property
+    def away_since(self) -> datetime | None: ...
+    @property
+    def away_until(self) -> datetime | None: ...
+
+
+R = TypeVar("R", bound=Rotating)
+
+
+def is_available(member: Rotating, at: datetime) -> bool:
     """Tell whether member can be paged at: active, not opted out and not away."""
     return member.active and not member.opted_out and not away.is_away(member, _aware(at))
 
@@ -163,11 +184,16 @@ def ensure_anchor(session: Session, team: Team, now: datetime) -> None:
 
 def anchor_index(session: Session, team: Team, peers: Sequence[Member]) -> int:
     """Return the index in peers of the anchor member, or of the peer that took its place."""
+    return anchor_of(team, peers, lambda member_id: session.get(Member, member_id))
+
+
+def anchor_of(team: Team, peers: Sequence[Rotating], find: Callable[[int], Rotating | None]) -> int:
+    """Return the index in peers of the anchor member, or of the peer that took its place (find: by id)."""
     for index, peer in enumerate(peers):
         if peer.id == team.anchor_member_id:
             return index
     # The anchor left the rotation without a re-anchor: the next peer after its place takes over.
-    anchor = session.get(Member, team.anchor_member_id) if team.anchor_member_id else None
+    anchor = find(team.anchor_member_id) if team.anchor_member_id else None
     if anchor is None:
         return 0
     return sum(1 for peer in peers if (peer.position, peer.id) < (anchor.position, anchor.id))
@@ -179,9 +205,16 @@ def rotation_at(session: Session, team: Team, at: datetime) -> list[Member]:
     peers = rotation_peers(session, team)
     if not peers or team.anchor_shift is None:
         return peers
+    return rotated(team, peers, at, anchor_index(session, team, peers))
+
+
+def rotated(team: Team, peers: Sequence[R], at: datetime, anchor: int) -> list[R]:
+    """Return peers (in rotation order, peers[anchor] primary on the anchor shift) from at's primary on."""
+    if not peers or team.anchor_shift is None:
+        return list(peers)
     shifts = (shift_of(team, at) - team.anchor_shift).days
-    first = (anchor_index(session, team, peers) + shifts) % len(peers)
-    return peers[first:] + peers[:first]
+    first = (anchor + shifts) % len(peers)
+    return [*peers[first:], *peers[:first]]
 
 
 def scheduled_primary(session: Session, team: Team, at: datetime) -> Member | None:
@@ -286,9 +319,14 @@ def paging_order(session: Session, team: Team, at: datetime) -> list[Member]:
     """Return the primary (an override's member, else the scheduled one) then the rotation, unfiltered."""
     rotation = rotation_at(session, team, at)
     override = override_at(session, team, at)
-    if override is None:
-        return rotation
-    return [override.member] + [peer for peer in rotation if peer.id != override.member_id]
+    return primary_first(rotation, override.member if override is not None else None)
+
+
+def primary_first(rotation: Sequence[R], primary: R | None) -> list[R]:
+    """Return the rotation with primary (an override's member, when there is one) put first."""
+    if primary is None:
+        return list(rotation)
+    return [primary, *(peer for peer in rotation if peer.id != primary.id)]
 
 
 def availability_list(session: Session, team: Team, at: datetime) -> list[Member]:

@@ -79,7 +79,9 @@ def inbound_call() -> Response:
 
     def work(session: Session, env: Env, now: datetime) -> voice.Step | None:
         team = get_team(session, team_config)
-        is_member = caller is not None and conversation.member_by_phone(session, team, caller) is not None
+        is_member = (
+            caller is not None and conversation.member_by_phone(session, env, team, caller) is not None
+        )
         if not is_member and not rt.per_team.allow(team.slug, now):
             log.warning("rate limit: team %s is flooded; calls get the crisis lines only", team.slug)
             return None
