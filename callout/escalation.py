@@ -337,17 +337,16 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
     the caller commits small groups, so every page goes out as its group commits. A request that fails
     is logged and counted; it stays due for the next call.
     """
-    due = session.execute(
-        select(Request.id, Request.step)
+    due = session.scalars(
+        select(Request)
         .where(Request.status == "open", Request.step_deadline <= now, Request.kind != "debrief")
         .order_by(Request.step_deadline, Request.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ).all()
-    for request_id, step in due:
-        request = session.get(Request, request_id)
-        if request is None:
-            continue
+    for request in due:
+        step = request.step
         try:
             with session.begin_nested():  # one request that fails must not hold up the others
                 if env.configured(request.team) is None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from callout import messages
 from callout.commands import CODE_ALPHABET, CODE_LENGTH
@@ -115,9 +116,13 @@ def lock(session: Session, request: Request) -> None:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    session.scalars(
-        select(Page).where(Page.request_id == request.id).execution_options(populate_existing=True)
+    pages = session.scalars(
+        select(Page)
+        .where(Page.request_id == request.id)
+        .order_by(Page.id)
+        .execution_options(populate_existing=True)
     ).all()
+    set_committed_value(request, "pages", list(pages))  # so request.pages needs no query of its own
 
 
 def contact_of(env: Env, request: Request) -> str | None:
