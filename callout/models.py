@@ -289,6 +289,8 @@ class Outbox(Base):
     error: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime]
 
+    page: Mapped[Page | None] = relationship()
+
 
 class InboundSeen(Base):
     """A hash of an inbound MessageSid already processed (so a retry is processed once)."""

@@ -49,7 +49,7 @@ def enqueue_sms(
     row = Outbox(
         team_id=team.id,
         request_id=request.id if request else None,
-        page_id=page.id if page else None,
+        page=page,  # its id once the page is written: a page and its SMS go in one flush
         channel="sms",
         purpose=purpose,
         to_enc=env.vault.encrypt(to),

@@ -157,8 +157,7 @@ def page_member(
     page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now, state="pending")
     if call and timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
-    session.add(page)
-    session.flush()
+    session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
     body = messages.page(request.code, request.kind, minutes(timeout))
     enqueue_sms(
         session,

@@ -63,6 +63,7 @@ class Runtime:
         """
         with transaction(self.sessions) as session:
             result = work(session, self.env, self.clock())
+            session.flush()  # what the commit would write: its due times are noted now
             written = written_due(session)
         self.sender.wake()
         if written is not None and self.scheduler is not None:
