@@ -14,16 +14,21 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from benchmarks import calendar_feed, console, phases
+from benchmarks import calendar_feed, console, cpu, handover, phases
 from benchmarks.phases import Options
 from benchmarks.report import (
     CALENDAR,
     CONSOLE,
+    CPU_TEXT,
+    CPU_TIMEOUT,
     DEBRIEF,
     FIRST_PAGE,
+    HANDOVER,
     INBOUND,
     LATENESS,
     MEMORY,
+    SCALE_MEMBERS,
+    SCALE_TEAMS,
     SMALL_DEBRIEF,
     Row,
     machine,
@@ -48,8 +53,10 @@ PHASES: dict[str, tuple[Phase, tuple[str, ...]]] = {
     "steady": (phases.steady, (INBOUND, FIRST_PAGE)),
     "debrief": (phases.debrief, (SMALL_DEBRIEF, DEBRIEF)),
     "timeouts": (phases.timeouts, (LATENESS, MEMORY)),
+    "handover": (handover.handover, (HANDOVER,)),
     "calendar": (calendar_feed.feed, (CALENDAR,)),
     "console": (console.console, (CONSOLE,)),
+    "cpu": (cpu.cpu, (CPU_TEXT, CPU_TIMEOUT, SCALE_MEMBERS, SCALE_TEAMS)),
 }
 
 
@@ -123,12 +130,13 @@ def header(options: Options, database: str) -> list[str]:
     """Return the lines above the table: when, where, and how the app was run."""
     senders = options.senders or ServerConfig.senders
     tick = options.tick or f"{ServerConfig.tick.total_seconds():g}s"
-    where = "in its own process" if options.scheduler_process else "in every worker"
+    where = "in its own process" if options.scheduler_process else "in every worker (one leads the timer)"
     return [
         f"Callout benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"machine: {machine()}",
         f"app: gunicorn {version('gunicorn')}, {options.workers} gthread workers x {options.threads} "
-        f"threads, [server] senders = {senders}, tick = {tick}, scheduler {where}; {database}",
+        f"threads, [server] senders = {senders}, timer at each deadline (looks again every {tick}), "
+        f"scheduler {where}; {database}",
         f"fake Twilio latency {options.latency * 1000:.0f} ms per REST call; "
         f"load average before the run {' '.join(_loadavg())}",
     ]

@@ -397,7 +397,7 @@ def _timeouts(stack: Stack, options: Options) -> list[Row]:
                 "lateness = the second page's REST call reaching the fake - (request opened + ack_timeout)",
                 f"the {count} requests were opened in {opening:.1f} s ({count / opening:.0f}/s), {overlap}; "
                 "their deadlines came due at that pace",
-                f"from the deadline to the tick that paged: p50 {percentile(fired, 50):.2f} s, "
+                f"from the deadline to the timer's paging (committed): p50 {percentile(fired, 50):.2f} s, "
                 f"p99 {percentile(fired, 99):.2f} s; from there to the REST call: "
                 f"p50 {percentile(sending, 50):.2f} s, p99 {percentile(sending, 99):.2f} s",
             ),

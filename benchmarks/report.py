@@ -18,7 +18,26 @@ LATENESS = "timeout lateness"
 MEMORY = "peak memory per process"
 CALENDAR = "calendar feed, 50 members"
 CONSOLE = "console page render"
-LABELS = (INBOUND, FIRST_PAGE, SMALL_DEBRIEF, DEBRIEF, LATENESS, MEMORY, CALENDAR, CONSOLE)
+HANDOVER = "timer hand-over"
+CPU_TEXT = "app CPU per new text"
+CPU_TIMEOUT = "app CPU per timeout firing"
+SCALE_MEMBERS = "scale: members 5/50/500"
+SCALE_TEAMS = "scale: teams 1/10/100"
+LABELS = (
+    INBOUND,
+    FIRST_PAGE,
+    SMALL_DEBRIEF,
+    DEBRIEF,
+    LATENESS,
+    MEMORY,
+    HANDOVER,
+    CALENDAR,
+    CONSOLE,
+    CPU_TEXT,
+    CPU_TIMEOUT,
+    SCALE_MEMBERS,
+    SCALE_TEAMS,
+)
 
 
 @dataclass(frozen=True)
