@@ -61,6 +61,9 @@ class Sender:
         self.public_url = env.config.server.public_url
         self.stuck = outbox.stuck_after(env.config.twilio.timeout)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callout-send")
+        self.workers = workers
+        self._in_flight = 0  # claimed rows not yet handed over (or failed)
+        self._count_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,14 +104,34 @@ class Sender:
                 log.error("sender: draining the outbox failed: %s", described(exc))
 
     def drain(self, wait: bool = False) -> int:
-        """Claim due rows and send them in parallel; with wait, return after they were handed over."""
-        with self._drain_lock, transaction(self.sessions) as session:
-            claimed = outbox.claim(session, self.clock(), self.stuck)
-        futures = [self._pool.submit(self.send_one, outbox_id) for outbox_id in claimed]
+        """Claim due rows and send them in parallel; with wait, return after they were handed over.
+
+        It claims no more rows than it has free threads for, and drains again as each send ends: what one
+        process cannot send at once stays in the outbox for another process's sender (a debrief's pages are
+        shared by every process's pool) instead of queueing here.
+        """
+        with self._drain_lock:
+            free = self.workers - self._in_flight
+            if free <= 0:
+                return 0
+            with transaction(self.sessions) as session:
+                claimed = outbox.claim(session, self.clock(), self.stuck, limit=free)
+            with self._count_lock:
+                self._in_flight += len(claimed)
+        futures = [self._pool.submit(self._send_then_drain, outbox_id) for outbox_id in claimed]
         if wait:
             for future in futures:
                 future.result()
         return len(claimed)
+
+    def _send_then_drain(self, outbox_id: int) -> None:
+        """Send one claimed row, then wake the loop: its thread is free for the next row."""
+        try:
+            self.send_one(outbox_id)
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+            self._wake.set()
 
     def relay(self, to: str, from_: str, parts: Sequence[str], request_id: int) -> None:
         """Send a requester's words (one text, or its parts) to a peer now, from memory: never written down.

@@ -254,3 +254,45 @@ def test_two_processes_relaying_for_one_request_never_interleave_their_parts(
     relayed = transport.to(roster["rivera"].phone)
     first, second = (messages.relay(code, words[name]) for name in words)
     assert relayed in ([*first, *second], [*second, *first])
+
+
+class Held(RecordingTransport):
+    """A transport whose sends wait until released, as under 200 ms of provider latency."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__()
+        self.release = threading.Event()
+
+    def send_sms(self, sms: Any) -> str:
+        self.release.wait(timeout=10)
+        return super().send_sms(sms)
+
+
+def test_a_sender_claims_no_more_than_its_threads_and_leaves_the_rest_to_another_process(
+    rt: Any, clock: Clock
+) -> None:
+    from callout import outbox
+    from callout.models import Team
+    from callout.sender import Sender
+
+    def queue(session: Any, env: Any, now: Any) -> None:
+        team = session.scalar(select(Team))
+        for n in range(10):
+            outbox.enqueue_sms(session, env, now, team, f"+1432555{3000 + n}", "hello", purpose="notice")
+
+    rt.run(queue)
+    transport = Held()
+    busy, other = (Sender(rt.sessions, rt.env, transport, workers=4, clock=clock) for _ in range(2))
+    try:
+        assert busy.drain() == 4  # four sends in flight: nothing more for this process until one ends
+        assert busy.drain() == 0
+        assert other.drain() == 4  # another process's sender takes its share meanwhile
+    finally:
+        transport.release.set()
+        busy.stop()  # once their sends are done
+        other.stop()
+    rt.sender.transport = transport
+    send(rt)  # and the rest
+    assert sorted(s.to for s in transport.sms) == [f"+1432555{3000 + n}" for n in range(10)]
