@@ -94,10 +94,10 @@ def _excluded(session: Session, env: Env, request: Request) -> set[int]:
 
 def next_targets(
     session: Session, env: Env, now: datetime, request: Request
-) -> tuple[list[Member], str, timedelta]:
+) -> tuple[list[Person], str, timedelta]:
     """Decide who the next step pages: (members, tier, timeout); no members means exhausted.
 
-    The rotation comes from the team's lineup (`callout.lineup`): only the members paged are fetched.
+    They come from the team's lineup (`callout.lineup`): deciding reads no member's row.
     """
     team_config = env.team(request.team)
     policy = team_config.escalation
@@ -106,7 +106,7 @@ def next_targets(
     if len(peer_pages) < policy.peers:
         for person in env.lineups.available(session, request.team, now):
             if person.id not in excluded:
-                return _fetch(session, [person]), "peer", policy.ack_timeout
+                return [person], "peer", policy.ack_timeout
     done = {page.tier for page in request.pages}
     fallback = env.lineups.reachable_by_role(session, request.team, policy.fallback, now)
     for role in policy.fallback:
@@ -114,13 +114,8 @@ def next_targets(
             continue
         people = [p for p in fallback[role] if p.id not in excluded]
         if people:
-            return _fetch(session, people), role, policy.fallback_timeout
+            return people, role, policy.fallback_timeout
     return [], "", timedelta(0)
-
-
-def _fetch(session: Session, people: Sequence[Person]) -> list[Member]:
-    """Return the ORM members of these people (from the session's identity map, or by primary key)."""
-    return [member for person in people if (member := session.get(Member, person.id)) is not None]
 
 
 def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:
@@ -146,7 +141,7 @@ def _page_step(
     env: Env,
     now: datetime,
     request: Request,
-    targets: Sequence[Member],
+    targets: Sequence[Person],
     tier: str,
     timeout: timedelta,
 ) -> None:

@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,17 @@ from callout.outbox import enqueue_sms
 log = logging.getLogger(__name__)
 
 LIVE = ("open", "accepted", "exhausted")
+
+
+class Paged(Protocol):
+    """Whom page_member pages: an ORM Member, or the lineup's copy of one (`lineup.Person`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
 
 
 class AlreadyOpen(Exception):
@@ -147,14 +159,16 @@ def page_member(
     env: Env,
     now: datetime,
     request: Request,
-    member: Member,
+    member: Paged,
     tier: str,
     timeout: timedelta,
     call: bool = True,
 ) -> Page:
-    """Page one member for the request's current step by SMS (and, with call, later by phone)."""
+    """Page one member (their row, or the lineup's copy) for the request's current step by SMS, and call."""
     call_after = env.team(request.team).escalation.call_after
-    page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now, state="pending")
+    page = Page(
+        request=request, member_id=member.id, step=request.step, tier=tier, paged_at=now, state="pending"
+    )
     if call and timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
