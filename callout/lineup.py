@@ -3,7 +3,7 @@
 Whom to page next, who is on call (WHO) and which member texted are decided on every text and every
 timeout; reading every member as ORM objects (and a keyed hash of each one's phone) for each was most of
 their cost, and grew with the roster. `teams.roster_version` is counted up by the database itself (triggers,
-migration 0005) on every write to a team's members or overrides, by any process and any code path; a
+migration 0008) on every write to a team's members or overrides, by any process and any code path; a
 transaction reads it with the team's row and uses the lineup cached for that version, or loads it once.
 
 A transaction that has itself written members or overrides (its own version not yet known to it) and a team

@@ -69,7 +69,7 @@ class Team(Base):
     anchor_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", use_alter=True, name="fk_team_anchor_member"), default=None
     )
-    # Counted up by the database (triggers, migration 0005) on every change to the team's members or
+    # Counted up by the database (triggers, migration 0008) on every change to the team's members or
     # overrides: each process keeps the roster in memory while it stays the same (`callout.lineup`).
     roster_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
