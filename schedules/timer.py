@@ -42,6 +42,7 @@ class Leadership:
         self.engine = engine
         self._connection: Connection | None = None
         self._file: IO[bytes] | None = None
+        self._without_lock = False
 
     def hold(self) -> bool:
         """Take the lead if it is free, or check that this process still holds it; tell which."""
@@ -72,12 +73,17 @@ class Leadership:
             return False
 
     def _hold_file(self) -> bool:
-        if self._file is not None:
+        if self._file is not None or self._without_lock:
             return True
         database = self.engine.url.database
         if not database or database == ":memory:":
             return True  # a database no other process can open
-        handle = open(f"{os.path.abspath(database)}.timer-lock", "ab")  # noqa: SIM115 (held while leading)
+        try:
+            handle = open(f"{os.path.abspath(database)}.timer-lock", "ab")  # noqa: SIM115 (held while leading)
+        except OSError as exc:  # a folder this process cannot write: SQLite serves one process anyway
+            log.warning("timer: no lock file beside the database (%s); leading without one", exc.strerror)
+            self._without_lock = True
+            return True
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

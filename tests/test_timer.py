@@ -161,3 +161,22 @@ def test_a_read_only_transaction_writes_nothing(rt: Any, roster: dict[str, Membe
     rt.read(lambda session, env, now: session.execute(update(Member).values(name="changed")))
     with rt.sessions() as session:
         assert "changed" not in {m.name for m in session.scalars(select(Member))}
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's lock file")
+def test_on_sqlite_a_process_that_cannot_write_the_lock_file_still_leads(
+    rt: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import builtins
+
+    real = builtins.open
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".timer-lock"):
+            raise PermissionError(13, "Permission denied")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    leadership = Leadership(rt.engine)
+    assert leadership.hold() and leadership.hold()
+    assert caplog.text.count("leading without one") == 1
