@@ -9,6 +9,7 @@ A change that may make work due at once (a debrief answered) is noted as due at 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,17 +23,48 @@ AT_ONCE = datetime.min.replace(tzinfo=UTC)
 _KEY = "callout.due"
 
 
-def next_due(session: Session, env: Env, now: datetime) -> datetime | None:
-    """Return the earliest time some step, call or debrief falls due (past ones included), or None."""
-    step = session.scalar(
-        select(func.min(Request.step_deadline)).where(Request.status == "open", Request.kind != "debrief")
+@dataclass(frozen=True)
+class Due:
+    """When each kind of the timer's work next falls due (None: nothing of that kind)."""
+
+    steps: datetime | None = None
+    calls: datetime | None = None
+    debriefs: datetime | None = None
+
+    @property
+    def earliest(self) -> datetime | None:
+        """Return the earliest of them."""
+        return min((t for t in (self.steps, self.calls, self.debriefs) if t is not None), default=None)
+
+
+def next_due(session: Session, env: Env, now: datetime) -> Due:
+    """Return when steps, calls and debriefs next fall due (past times included): one statement, mostly."""
+    step = (
+        select(func.min(Request.step_deadline))
+        .where(Request.status == "open", Request.kind != "debrief")
+        .scalar_subquery()
     )
-    call = session.scalar(
-        select(func.min(Page.call_at)).where(Page.state == "pending", Page.called_at.is_(None))
+    call = (
+        select(func.min(Page.call_at))
+        .where(Page.state == "pending", Page.called_at.is_(None))
+        .scalar_subquery()
     )
-    times = [t for t in (step, call) if t is not None]
-    times += _debrief_times(session, env)
-    return min(times, default=None)
+    debriefs = (
+        select(func.count())
+        .select_from(Request)
+        .where(Request.kind == "debrief", Request.status == "open")
+        .scalar_subquery()
+    )
+    steps, calls, open_debriefs = session.execute(select(step, call, debriefs)).one()
+    times = _debrief_times(session, env) if open_debriefs else []
+    return Due(_aware(steps), _aware(calls), min(times, default=None))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Return a time read by a bare MIN() (the column's type is not applied to it) as aware UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def _debrief_times(session: Session, env: Env) -> list[datetime]:

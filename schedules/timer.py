@@ -115,7 +115,9 @@ class Leadership:
 class Timer:
     """A thread that fires due work (fire) at its due time while this process leads."""
 
-    def __init__(self, rt: Runtime, fire: Callable[[Runtime], None], leadership: Leadership) -> None:
+    def __init__(
+        self, rt: Runtime, fire: Callable[[Runtime, due.Due | None], None], leadership: Leadership
+    ) -> None:
         self.rt = rt
         self.fire = fire
         self.leadership = leadership
@@ -123,6 +125,7 @@ class Timer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._target: datetime | None = None  # when the sleeping timer means to fire next
+        self._due: due.Due | None = None  # what the last look found (None: look at every kind of work)
         self._leading = False  # a follower is not woken by what this process writes: it has no work
         self._thread: threading.Thread | None = None
 
@@ -149,6 +152,7 @@ class Timer:
         """Wake the timer if when (a due time just committed) comes before the time it sleeps until."""
         target = self._target
         if self._leading and when is not None and (target is None or when < target):
+            self._due = None  # the last look did not see it: fire every kind of work
             self._wake.set()
 
     def _loop(self) -> None:
@@ -166,12 +170,13 @@ class Timer:
         self._wake.clear()  # what is committed from here on is seen by the look below, or wakes us again
         fired_at = self.rt.clock()
         try:
-            self.fire(self.rt)
-            nxt = self.rt.read(due.next_due)
+            self.fire(self.rt, self._due)
+            self._due = self.rt.read(due.next_due)
         except Exception as exc:  # the database may be away for a while; try again a poll later
             log.error("timer: %s", described(exc))
+            self._due = None
             return self.poll
-        self._target = nxt
+        nxt = self._target = self._due.earliest
         if nxt is None or nxt <= fired_at:  # nothing due, or work that was due and failed: a poll later
             return self.poll
         return min(max((nxt - self.rt.clock()).total_seconds() + EARLY, 0.0), self.poll)

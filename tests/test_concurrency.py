@@ -246,6 +246,7 @@ def test_two_schedulers_share_many_due_requests_without_deadlock_or_a_step_fired
         return advanced
 
     monkeypatch.setattr(escalation, "advance", advance)
+    monkeypatch.setattr(schedules, "FANOUT", 1)  # each scheduler fires from its own thread alone
     with ThreadPoolExecutor(2, thread_name_prefix="scheduler") as pool:
         for future in [pool.submit(schedules.tick, rt) for _ in range(2)]:
             future.result(timeout=60)
@@ -259,3 +260,39 @@ def test_two_schedulers_share_many_due_requests_without_deadlock_or_a_step_fired
     fallback = {roster["patel"].id, roster["ames"].id}
     assert len(second) == 2 * count and {m for _, m in second} == fallback
     assert len(set(second)) == len(second)  # nobody paged twice for one step
+
+
+def test_a_backlog_of_due_requests_is_fired_by_several_threads_each_step_once(
+    rt: Any, roster: dict[str, Member], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import schedules
+    from callout.models import Page
+
+    count = 45
+
+    def open_many(session: Session, env: Env, now: datetime) -> None:
+        team = session.scalar(select(Team))
+        for n in range(count):
+            escalation.open_request(
+                session, env, now, team, kind="support", channel="sms", contact=f"+1432555{4100 + n}"
+            )
+
+    rt.run(open_many)
+    send(rt)
+    clock.advance(minutes=5, seconds=1)
+    threads: set[str] = set()
+    real = escalation.advance
+
+    def advance(*args: Any, **kwargs: Any) -> bool:
+        threads.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(escalation, "advance", advance)
+        schedules.tick(rt)
+    assert "could not be fired" not in caplog.text and "failed" not in caplog.text
+    assert len(threads) > 1  # more than a group was due: the rest was fired by several threads at once
+    with rt.sessions() as session:
+        assert {r.step for r in session.scalars(select(Request))} == {2}
+        second = session.execute(select(Page.request_id, Page.member_id).where(Page.step == 2)).all()
+    assert len(second) == 2 * count and len(set(second)) == len(second)

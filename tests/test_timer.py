@@ -45,7 +45,7 @@ class Woken:
 
 
 def next_due(rt: Any) -> datetime | None:
-    return rt.read(due.next_due)  # type: ignore[no-any-return]
+    return rt.read(due.next_due).earliest  # type: ignore[no-any-return]
 
 
 def test_nothing_is_due_without_open_requests(rt: Any, roster: dict[str, Member], clock: Clock) -> None:
@@ -106,7 +106,7 @@ def test_the_timer_fires_at_the_deadline_and_sleeps_until_the_next(
     twilio.sms(REQUESTER, "help")
     send(rt)
     fired: list[datetime] = []
-    timer = Timer(rt, lambda rt: fired.append(rt.clock()), Leadership(rt.engine))
+    timer = Timer(rt, lambda rt, due: fired.append(rt.clock()), Leadership(rt.engine))
     assert timer._cycle() == rt.config.server.tick.total_seconds()  # 2 min away: look again a tick later
     assert timer._target == NOW + timedelta(minutes=2)
     clock.advance(minutes=2, seconds=-0.1)
@@ -120,7 +120,7 @@ def test_a_step_that_keeps_failing_is_retried_a_tick_later_not_in_a_busy_loop(
     twilio.sms(REQUESTER, "help")
     send(rt)
     clock.advance(minutes=10)
-    timer = Timer(rt, lambda rt: None, Leadership(rt.engine))  # fires nothing: what is due stays due
+    timer = Timer(rt, lambda rt, due: None, Leadership(rt.engine))  # fires nothing: what is due stays due
     assert timer._cycle() == rt.config.server.tick.total_seconds()
 
 
