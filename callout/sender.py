@@ -63,6 +63,7 @@ class Sender:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callout-send")
         self.workers = workers
         self._in_flight = 0  # claimed rows not yet handed over (or failed)
+        self._saturated = False  # the last claim took as many rows as there were free threads
         self._count_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -118,6 +119,8 @@ class Sender:
                 claimed = outbox.claim(session, self.clock(), self.stuck, limit=free)
             with self._count_lock:
                 self._in_flight += len(claimed)
+            # A claim that filled every free thread may have left rows behind: look again as each send ends.
+            self._saturated = len(claimed) == free
         futures = [self._pool.submit(self._send_then_drain, outbox_id) for outbox_id in claimed]
         if wait:
             for future in futures:
@@ -125,13 +128,14 @@ class Sender:
         return len(claimed)
 
     def _send_then_drain(self, outbox_id: int) -> None:
-        """Send one claimed row, then wake the loop: its thread is free for the next row."""
+        """Send one claimed row, then wake the loop if rows may be waiting: its thread is free for one."""
         try:
             self.send_one(outbox_id)
         finally:
             with self._count_lock:
                 self._in_flight -= 1
-            self._wake.set()
+            if self._saturated:
+                self._wake.set()
 
     def relay(self, to: str, from_: str, parts: Sequence[str], request_id: int) -> None:
         """Send a requester's words (one text, or its parts) to a peer now, from memory: never written down.
