@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from callout.models import Page, Request, Team
@@ -132,8 +132,6 @@ def period_version(
 
     A cheap query, so that a front end may keep a rendered report until it changes.
     """
-    from sqlalchemy import func
-
     low = datetime.combine(start, time(0), zone).astimezone(UTC)
     high = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
     team_id = select(Team.id).where(Team.slug == team_slug).scalar_subquery()
