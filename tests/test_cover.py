@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+import schedules
 from callout import cover, shifts
-from callout.housekeeping import housekeeping
 from callout.models import Cover, Member, Override, Request, Team
 from callout.shifts import Why
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send
@@ -274,7 +274,7 @@ def test_a_cover_nobody_took_ends_when_its_shift_begins(
     text(twilio, team["park"].phone, "COVER")
     code, _, _ = the_cover(rt)
     clock.now = WEDNESDAY
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert the_cover(rt)[1] == "unanswered"
     assert transport.to(team["park"].phone)[-1] == (

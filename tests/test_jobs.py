@@ -93,7 +93,7 @@ def test_a_failing_job_does_not_hold_up_the_purge(
     def reminders_broken(session: Session, env: Env, now: datetime) -> int:
         raise RuntimeError(f"reminders broken on {REQUESTER}")
 
-    monkeypatch.setattr(housekeeping, "SLOW_JOBS", (reminders_broken, *housekeeping.SLOW_JOBS))
+    monkeypatch.setattr(schedules, "SLOW_JOBS", (reminders_broken, *schedules.SLOW_JOBS))
     clock.advance(hours=24, seconds=1)
     schedules.slow(rt)
     [request] = all_requests(rt)
