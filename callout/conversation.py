@@ -18,6 +18,7 @@ from callout import (
     cover,
     debrief,
     escalation,
+    members,
     messages,
     notices,
     privacy,
@@ -30,7 +31,6 @@ from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, Member, Page, Request, Team
-from callout.outbox import notify
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,6 @@ def first_time(session: Session, now: datetime, message_sid: str) -> bool:
     if not message_sid:
         return True
     return insert_new(session, InboundSeen, sid_hash=sid_hash(message_sid), seen_at=now)
-
-
-def member_by_phone(session: Session, env: Env, team: Team, phone: str) -> Member | None:
-    """Return the active member of team with this number."""
-    return env.lineups.member_by_phone(session, team, phone)
 
 
 def handle_sms(
@@ -79,7 +74,7 @@ def handle_sms(
     The provider's record of the text is kept (encrypted) with the request it went to, to be deleted
     after the purge; a requester's text that went to no request is queued for deletion at once.
     """
-    member = member_by_phone(session, env, team, sender)
+    member = members.by_phone(session, env, team, sender)
     reply = _answer(session, env, now, team, member, sender, body, opt_out_type, requester_allowed)
     if reply.request_id is not None:
         privacy.remember(session, env, now, reply.request_id, message_sid)
@@ -102,10 +97,10 @@ def _answer(
     """Decide what one inbound SMS does and what to reply (see handle_sms)."""
     keyword = opt_out_type.strip().upper()
     if keyword == "STOP":
-        opt_out(session, env, now, team, sender, "STOP")
+        members.opt_out(session, env, now, team, sender, "STOP")
         return Reply()
     if keyword == "START":
-        opt_out(session, env, now, team, sender, "START")
+        members.opt_out(session, env, now, team, sender, "START")
         if commands.is_opt_in_only(body):
             return Reply()
     if commands.is_privacy(body):
@@ -351,23 +346,6 @@ def _cover(session: Session, env: Env, now: datetime, member: Member, command: c
 
 def _test(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     return testpage.start(session, env, now, member)
-
-
-def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, kind: str) -> None:
-    """Stop (or resume) texting a member who opted out (or back in); tell the director."""
-    member = session.scalar(select(Member).where(Member.team_id == team.id, Member.phone == sender))
-    if member is None:
-        return  # requesters' numbers are not kept, and the provider itself honours their STOP
-    opted_out = kind.upper() != "START"
-    if member.opted_out == opted_out:
-        return
-    with notices.told_of_changes(session, env, team, now, quiet={member.id}):  # whoever pages go to instead
-        member.opted_out = opted_out
-    log.warning("%s opted %s of texts", member.name, "out" if member.opted_out else "back in")
-    if member.opted_out:
-        for director in rotation.directors_to_tell(session, team, now):
-            if director.id != member.id:
-                notify(session, env, now, director, messages.opted_out(member.name))
 
 
 _HANDLERS = {

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callout import escalation, messages, outbox, privacy, requests
-from callout.conversation import opt_out
+from callout import escalation, members, messages, outbox, privacy, requests
 from callout.db import RELAY_LOCK, in_turn, transaction
 from callout.env import Env
 from callout.logsafe import described
@@ -310,7 +309,7 @@ class Sender:
             if exc.opted_out and row.purpose != "requester":
                 team = session.get(Team, row.team_id)
                 assert team is not None
-                opt_out(session, self.env, now, team, to, "STOP")
+                members.opt_out(session, self.env, now, team, to, "STOP")
             if exc.permanent and row.page_id and row.channel == "sms":
                 page = session.get(Page, row.page_id)
                 if page is not None:
