@@ -20,6 +20,7 @@ import phonenumbers
 from sqlalchemy import ColumnElement, MetaData, func, or_, select
 from sqlalchemy.orm import Session
 
+from callout import durations
 from callout.models import Member, Outbox, Page, ProviderRecord, Request, Team, VoiceHunt
 from callout.phones import mask
 
@@ -214,8 +215,9 @@ def verdict(
         "teams' own support numbers are public and not counted."
     )
     lines.append(
-        f"- Every request's erasure: its contact details must be gone within {span(PURGE_GRACE)} of its "
-        f"erasure time ({span(purge_after)} after it ended)."
+        "- Every request's erasure: its contact details must be gone within"
+        f" {durations.words(PURGE_GRACE)} of its erasure time ({durations.words(purge_after)} after it"
+        " ended)."
     )
     lines += [f"- The log file {log.path}: {log.lines:,} lines." for log in logs]
     lines += ["", "What was found:"]
@@ -273,13 +275,3 @@ def _listed(title: str, numbers: Sequence[Number]) -> list[str]:
         whose = "a member's number" if number.on_roster else "not on the roster"
         lines.append(f"    {number.where}: {number.masked} ({whose})")
     return lines
-
-
-def span(delta: timedelta) -> str:
-    """Return a span as people say it: "2 minutes", "24 hours", "3 days"."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0 and (unit != "day" or seconds > 86_400):
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"

@@ -17,6 +17,7 @@ from callout import (
     consent,
     cover,
     debrief,
+    durations,
     escalation,
     members,
     messages,
@@ -105,7 +106,7 @@ def _answer(
             return Reply()
     if commands.is_privacy(body):
         limits = env.team(team).confidentiality_limits
-        return Reply(messages.privacy_statement(requests.minutes(env.config.privacy.purge_after), limits))
+        return Reply(messages.privacy_statement(durations.short(env.config.privacy.purge_after), limits))
     if member is None:
         if not requester_allowed():
             log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
@@ -116,19 +117,13 @@ def _answer(
 
 def _from_requester(session: Session, env: Env, now: datetime, team: Team, sender: str, body: str) -> Reply:
     """Open a support request, or pass the sender's words on to the peer who has it."""
-    request = requests.live_request_of(session, env, team, sender)
-    if request is None:
-        try:
-            opened = escalation.open_request(
-                session, env, now, team, kind="support", channel="sms", contact=sender
-            )
-        except requests.AlreadyOpen as race:
-            return _follow_up(race.request, body)
-        ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
-        if commands.parse(body).name == "test":  # trying the line before asking? It works; a peer calls
-            ack = f"{ack} {messages.requester_testing()}"
-        return Reply(ack, request_id=opened.id)
-    return _follow_up(request, body)
+    request, opened = escalation.live_or_open(session, env, now, team, sender, "sms")
+    if not opened:
+        return _follow_up(request, body)
+    ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
+    if commands.parse(body).name == "test":  # trying the line before asking? It works; a peer calls
+        ack = f"{ack} {messages.requester_testing()}"
+    return Reply(ack, request_id=request.id)
 
 
 def _follow_up(request: Request, body: str) -> Reply:
@@ -289,15 +284,8 @@ def _back(session: Session, env: Env, now: datetime, member: Member, command: co
 
 
 def _talk(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
-    if requests.live_request_of(session, env, member.team, member.phone) is not None:
-        return messages.requester_waiting()
-    try:
-        escalation.open_request(
-            session, env, now, member.team, kind="support", channel="sms", contact=member.phone
-        )
-    except requests.AlreadyOpen:
-        return messages.requester_waiting()
-    return messages.talk_ack()
+    _, opened = escalation.live_or_open(session, env, now, member.team, member.phone, "sms")
+    return messages.talk_ack() if opened else messages.requester_waiting()
 
 
 def _page(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:

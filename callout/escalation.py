@@ -80,6 +80,22 @@ def open_request(
     return request
 
 
+def live_or_open(
+    session: Session, env: Env, now: datetime, team: Team, contact: str, channel: str
+) -> tuple[Request, bool]:
+    """Return the number's live support request, else one opened now; and whether it was opened now.
+
+    A request another text or call of the same number opened a moment ago (AlreadyOpen) is the live one.
+    """
+    request = requests.live_request_of(session, env, team, contact)
+    if request is not None:
+        return request, False
+    try:
+        return open_request(session, env, now, team, kind="support", channel=channel, contact=contact), True
+    except requests.AlreadyOpen as race:
+        return race.request, False
+
+
 def _excluded(session: Session, env: Env, request: Request) -> set[int]:
     """Return ids never to page for a request: already paged, the initiator, a member asking for help."""
     excluded = {page.member_id for page in request.pages}
@@ -198,12 +214,8 @@ def accept(
     session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
 ) -> str:
     """Accept for member if nobody has yet; return what to tell them."""
-    if request.kind == "debrief":
-        return debrief.respond(session, env, now, member, request, yes=True)
-    if request.kind == "cover":
-        return cover.take(session, env, now, member, request)
-    if request.kind == "test":
-        return testpage.confirm(session, env, now, member, request, channel)
+    if request.kind not in ESCALATING:
+        return _answer_other(session, env, now, member, request, channel, yes=True)
     requests.lock(session, request)
     if request.status == "closed":
         return messages.already_closed(request.code)
@@ -272,12 +284,8 @@ def decline(
     session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
 ) -> str:
     """Record a pass and page the next person at once; return what to tell the member."""
-    if request.kind == "debrief":
-        return debrief.respond(session, env, now, member, request, yes=False)
-    if request.kind == "cover":
-        return cover.decline(session, env, now, member, request)
-    if request.kind == "test":
-        return testpage.decline(session, env, now, member, request)
+    if request.kind not in ESCALATING:
+        return _answer_other(session, env, now, member, request, channel, yes=False)
     requests.lock(session, request)
     mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
     if not mine:
@@ -288,6 +296,20 @@ def decline(
     step = request.step
     advance_if_step_done(session, env, now, request)
     return messages.declined(request.code, next_paged=request.step != step or request.status != "open")
+
+
+def _answer_other(
+    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str, *, yes: bool
+) -> str:
+    """Pass a 1 (yes) or a 2 to a debrief, a cover or a test page, each of which answers it its own way."""
+    if request.kind == "debrief":
+        return debrief.respond(session, env, now, member, request, yes=yes)
+    if request.kind == "cover":
+        return (cover.take if yes else cover.decline)(session, env, now, member, request)
+    assert request.kind == "test", request.kind
+    if yes:
+        return testpage.confirm(session, env, now, member, request, channel)
+    return testpage.decline(session, env, now, member, request)
 
 
 def delivery_failed(session: Session, env: Env, now: datetime, page: Page, status: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from callout import segments
@@ -37,16 +37,6 @@ def local_day(at: datetime, zone: str, now: datetime) -> str:
     local = at.astimezone(ZoneInfo(zone))
     year = f" {local.year}" if local.year != now.astimezone(ZoneInfo(zone)).year else ""
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}{year} {local.strftime('%H:%M %Z')}"
-
-
-def duration(delta: timedelta) -> str:
-    """Return a duration as people say it: "90s", "5 min", "2 h"."""
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
 
 
 def requester_ack(team: str, limits: str) -> str:

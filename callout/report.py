@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from callout import durations
 from callout.models import Page, Request, Team
 from callout.teams import UnknownTeam
 
@@ -310,18 +311,6 @@ def _histogram(waits: Iterable[float]) -> Counts:
     return tuple(zip(ACCEPTANCE_BUCKETS, counts, strict=True))
 
 
-def format_duration(seconds: float | None) -> str:
-    """Write a duration as "45s", "4m 30s" or "1h 05m"; None as "-"."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-
-
 def _keys(columns: Sequence[Figures], counts: Callable[[Figures], Counts]) -> list[str]:
     """List the categories of counts over all columns, in the order of the last (the total)."""
     keys = [key for key, _ in counts(columns[-1])]
@@ -347,8 +336,8 @@ def summary_rows(team: TeamReport) -> list[tuple[str, list[str]]]:
         row("Declined by all", lambda f: f.declined_by_all),
         row("Unanswered", lambda f: f.unanswered),
         row("Still open", lambda f: f.open),
-        row("Time to accept, median", lambda f: format_duration(f.acceptance_median)),
-        row("Time to accept, 90th pct", lambda f: format_duration(f.acceptance_p90)),
+        row("Time to accept, median", lambda f: durations.clock(f.acceptance_median)),
+        row("Time to accept, 90th pct", lambda f: durations.clock(f.acceptance_p90)),
         row("Contacts", lambda f: f.contacts),
         *breakdown(lambda f: f.contacts_by_area),
         row("Off-duty (OT) first contacts", lambda f: sum(n for _, n in f.overtime_by_member)),

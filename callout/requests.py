@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from callout import messages
+from callout import durations, messages
 from callout.commands import CODE_ALPHABET, CODE_LENGTH
 from callout.env import Env
 from callout.models import Member, Page, Request, Team
@@ -46,11 +46,6 @@ class AlreadyOpen(Exception):
     def __init__(self, request: Request) -> None:
         super().__init__(request.code)
         self.request = request
-
-
-def minutes(delta: timedelta) -> str:
-    """Return a duration as people say it: "90s", "5 min", "2 h"."""
-    return messages.duration(delta)
 
 
 def new_code(session: Session, team: Team) -> str:
@@ -172,7 +167,7 @@ def page_member(
     if call and timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
-    body = messages.page(request.code, request.kind, minutes(timeout))
+    body = messages.page(request.code, request.kind, durations.short(timeout))
     enqueue_sms(
         session,
         env,

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callout import messages, requests
+from callout import durations, messages, requests
 from callout.env import Env
 from callout.models import Member, Request, Team
 from callout.outbox import notify
@@ -53,7 +53,7 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     session.flush()
     requests.page_member(session, env, now, request, member, "test", policy.ack_timeout)
     log.info("test %s: paging %s", request.code, member.name)
-    return messages.test_started(requests.minutes(policy.call_after) if policy.call_after else None)
+    return messages.test_started(durations.short(policy.call_after) if policy.call_after else None)
 
 
 def confirm(session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str) -> str:
@@ -133,7 +133,7 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
                     env,
                     now,
                     request.initiator,
-                    messages.test_unanswered(request.code, requests.minutes(timeout)),
+                    messages.test_unanswered(request.code, durations.short(timeout)),
                 )
                 log.info("test %s: %s did not confirm it", request.code, request.initiator.name)
             ended += 1

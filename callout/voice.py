@@ -270,18 +270,10 @@ def _unanswered(session: Session, env: Env, now: datetime, hunt: VoiceHunt, call
     caller = env.vault.decrypt(hunt.caller_enc) if hunt.caller_enc else None
     team = hunt.team
     if caller:
-        request = requests.live_request_of(session, env, team, caller)
-        if request is None:
-            try:
-                request = escalation.open_request(
-                    session, env, now, team, kind="support", channel="voice", contact=caller
-                )
-            except requests.AlreadyOpen as race:
-                request = race.request
-            else:
-                if request.status == "open":
-                    ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
-                    requests.tell_requester(session, env, now, request, ack)
+        request, opened = escalation.live_or_open(session, env, now, team, caller, "voice")
+        if opened and request.status == "open":
+            ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
+            requests.tell_requester(session, env, now, request, ack)
         hunt.status = "callback"
     else:
         request = _missed(session, env, now, hunt)
