@@ -102,11 +102,11 @@ def _candidates(session: Session, env: Env, now: datetime, request: Request, sta
     return peers
 
 
-def _page(session: Session, env: Env, now: datetime, request: Request, member: Member) -> None:
+def _page(
+    session: Session, env: Env, now: datetime, request: Request, member: Member, window: timedelta
+) -> None:
     """Page one member for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
-    requests.page_member(
-        session, env, now, request, member, "debrief", _settings(env, request).window, call=False
-    )
+    requests.page_member(session, env, now, request, member, "debrief", window, call_after=timedelta(0))
 
 
 def _reachable(request: Request) -> int:
@@ -144,7 +144,7 @@ def _page_stages(session: Session, env: Env, now: datetime, request: Request) ->
         members = [m for m in _candidates(session, env, now, request, stage) if m.id not in skip]
         members = list({m.id: m for m in members}.values())  # a member in two fallback roles: once
         for member in members:
-            _page(session, env, now, request, member)
+            _page(session, env, now, request, member, settings.window)
         if members:
             paged.append((stage, len(members)))
             log.info("debrief %s: stage %s paged %d members", request.code, stage, len(members))

@@ -8,8 +8,8 @@ request or its pages first takes the request's row lock (`requests.lock`). The c
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -62,7 +62,7 @@ def open_request(
     )
     if kind != "debrief":  # nobody else can see it yet: decide its first step before writing it
         first = next_targets(session, env, now, request)
-        request.step_deadline = now + first[2] if first[0] else None
+        request.step_deadline = now + first.timeout if first.people else None
     try:
         with session.begin_nested():
             session.add(request)
@@ -76,7 +76,7 @@ def open_request(
     if kind == "debrief":
         debrief.start(session, env, now, request)
     else:
-        _page_step(session, env, now, request, *first)
+        _page_step(session, env, now, request, first)
     return request
 
 
@@ -108,21 +108,27 @@ def _excluded(session: Session, env: Env, request: Request) -> set[int]:
     return excluded
 
 
-def next_targets(
-    session: Session, env: Env, now: datetime, request: Request
-) -> tuple[list[Person], str, timedelta]:
-    """Decide who the next step pages: (members, tier, timeout); no members means exhausted.
+class Targets(NamedTuple):
+    """Whom a step pages (nobody: the request is exhausted), as which tier, for how long, and when to call."""
+
+    people: list[Person]
+    tier: str
+    timeout: timedelta
+    call_after: timedelta
+
+
+def next_targets(session: Session, env: Env, now: datetime, request: Request) -> Targets:
+    """Decide who the next step pages, from the team's configuration looked up once for the step.
 
     They come from the team's lineup (`callout.lineup`): deciding reads no member's row.
     """
-    team_config = env.team(request.team)
-    policy = team_config.escalation
+    policy = env.team(request.team).escalation
     excluded = _excluded(session, env, request)
     peer_pages = {page.member_id for page in request.pages if page.tier == "peer"}
     if len(peer_pages) < policy.peers:
         for person in env.lineups.available(session, request.team, now):
             if person.id not in excluded:
-                return [person], "peer", policy.ack_timeout
+                return Targets([person], "peer", policy.ack_timeout, policy.call_after)
     done = {page.tier for page in request.pages}
     fallback = env.lineups.reachable_by_role(session, request.team, policy.fallback, now)
     for role in policy.fallback:
@@ -130,8 +136,8 @@ def next_targets(
             continue
         people = [p for p in fallback[role] if p.id not in excluded]
         if people:
-            return people, role, policy.fallback_timeout
-    return [], "", timedelta(0)
+            return Targets(people, role, policy.fallback_timeout, policy.call_after)
+    return Targets([], "", timedelta(0), timedelta(0))
 
 
 def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:
@@ -148,26 +154,20 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
     for page in request.pages:
         if page.state == "pending":
             page.state = "timeout"
-    _page_step(session, env, now, request, *next_targets(session, env, now, request))
+    _page_step(session, env, now, request, next_targets(session, env, now, request))
     return True
 
 
-def _page_step(
-    session: Session,
-    env: Env,
-    now: datetime,
-    request: Request,
-    targets: Sequence[Person],
-    tier: str,
-    timeout: timedelta,
-) -> None:
+def _page_step(session: Session, env: Env, now: datetime, request: Request, targets: Targets) -> None:
     """Page the members of the request's current step, or end it when there is nobody left."""
-    if not targets:
+    if not targets.people:
         exhaust(session, env, now, request)
         return
-    for member in targets:
-        requests.page_member(session, env, now, request, member, tier, timeout)
-    request.step_deadline = now + timeout
+    for member in targets.people:
+        requests.page_member(
+            session, env, now, request, member, targets.tier, targets.timeout, targets.call_after
+        )
+    request.step_deadline = now + targets.timeout
 
 
 def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool:

@@ -157,14 +157,16 @@ def page_member(
     member: Paged,
     tier: str,
     timeout: timedelta,
-    call: bool = True,
+    call_after: timedelta,
 ) -> Page:
-    """Page one member (their row, or the lineup's copy) for the request's current step by SMS, and call."""
-    call_after = env.team(request.team).escalation.call_after
+    """Page one member (their row, or the lineup's copy) for the request's current step by SMS.
+
+    They are called too when call_after (the team's, resolved once by the caller) is within the timeout.
+    """
     page = Page(
         request=request, member_id=member.id, step=request.step, tier=tier, paged_at=now, state="pending"
     )
-    if call and timedelta(0) < call_after < timeout:
+    if timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
     body = messages.page(request.code, request.kind, durations.short(timeout))

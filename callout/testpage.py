@@ -51,7 +51,7 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     )
     session.add(request)
     session.flush()
-    requests.page_member(session, env, now, request, member, "test", policy.ack_timeout)
+    requests.page_member(session, env, now, request, member, "test", policy.ack_timeout, policy.call_after)
     log.info("test %s: paging %s", request.code, member.name)
     return messages.test_started(durations.short(policy.call_after) if policy.call_after else None)
 

@@ -72,7 +72,7 @@ def _when(text: str, option: str, team_config: TeamConfig) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _local(team: Team | TeamConfig, moment: datetime) -> str:
+def _local(team: Team, moment: datetime) -> str:
     """Format a moment in the team's time zone."""
     return rotation.local_time(team, moment).strftime("%a %Y-%m-%d %H:%M %Z")
 
