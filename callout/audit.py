@@ -21,7 +21,17 @@ from sqlalchemy import ColumnElement, MetaData, func, or_, select
 from sqlalchemy.orm import Session
 
 from callout import durations
-from callout.models import Member, Outbox, Page, ProviderRecord, Request, Team, VoiceHunt
+from callout.models import (
+    Member,
+    Outbox,
+    Page,
+    ProviderRecord,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+    VoiceHunt,
+)
 from callout.phones import mask
 
 ROSTER_TABLES = frozenset({"members"})  # where members' numbers belong
@@ -136,7 +146,11 @@ def _unpurged(session: Session, now: datetime) -> Iterator[Unpurged]:
     holding = or_(
         Request.contact_enc.is_not(None), Request.contact_key.is_not(None), Request.note_enc.is_not(None)
     )
-    ended_without_time = Request.status.in_(("closed", "exhausted")) & Request.purge_at.is_(None) & holding
+    ended_without_time = (
+        Request.status.in_((RequestStatus.CLOSED, RequestStatus.EXHAUSTED))
+        & Request.purge_at.is_(None)
+        & holding
+    )
     past_time = Request.purge_at <= overdue
     for request in session.scalars(
         select(Request).where(or_(ended_without_time, past_time)).order_by(Request.id)
@@ -163,7 +177,7 @@ def _holdings(session: Session, request: Request) -> list[str]:
     if messages:
         holds.append(f"{len(messages)} message(s) about it")
     if (
-        request.kind != "debrief"
+        request.kind != RequestKind.DEBRIEF
         and session.scalars(select(Page.id).where(Page.request_id == request.id)).first()
     ):
         holds.append("who was paged for it")

@@ -31,7 +31,7 @@ from callout import (
 from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
-from callout.models import InboundSeen, Member, Page, Request, Team
+from callout.models import Channel, InboundSeen, Member, Page, Request, RequestKind, RequestStatus, Team
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _answer(
 
 def _from_requester(session: Session, env: Env, now: datetime, team: Team, sender: str, body: str) -> Reply:
     """Open a support request, or pass the sender's words on to the peer who has it."""
-    request, opened = escalation.live_or_open(session, env, now, team, sender, "sms")
+    request, opened = escalation.live_or_open(session, env, now, team, sender, Channel.SMS)
     if not opened:
         return _follow_up(request, body)
     ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
@@ -129,7 +129,7 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
 def _follow_up(request: Request, body: str) -> Reply:
     """Relay a follow-up to the accepting peer, or reassure while paging goes on."""
     holder = request.accepted_by
-    if request.status == "accepted" and holder is not None:
+    if request.status == RequestStatus.ACCEPTED and holder is not None:
         if holder.opted_out:  # texts cannot reach them; they have the number and call
             return Reply(messages.requester_accepted(), request_id=request.id)
         log.info("request %s: relaying a follow-up to %s", request.code, holder.name)
@@ -159,12 +159,12 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
             return messages.unknown_code(command.code)
         return request
     everything = requests.live_pages_for(session, member)
-    live = [r for r in everything if r.kind != "cover"]  # a cover is taken with its code only
+    live = [r for r in everything if r.kind != RequestKind.COVER]  # a cover is taken with its code only
     if len(live) == 1:
         return live[0]
     if len(live) > 1:
         return messages.which_page([r.code for r in live], word)
-    covers = [r.code for r in everything if r.kind == "cover"]
+    covers = [r.code for r in everything if r.kind == RequestKind.COVER]
     if covers:
         return messages.cover_needs_code(covers) if word == "1" else messages.which_page(covers, word)
     recent = session.scalar(
@@ -183,7 +183,7 @@ def _accept(session: Session, env: Env, now: datetime, member: Member, command: 
     picked = _pick(session, member, command, "1")
     if isinstance(picked, str):
         return picked
-    text = escalation.accept(session, env, now, member, picked, "sms")
+    text = escalation.accept(session, env, now, member, picked, Channel.SMS)
     return consent.with_reminder(session, env, now, member, picked, text)
 
 
@@ -202,7 +202,7 @@ def _held(session: Session, member: Member, command: commands.Command) -> Reques
             return messages.unknown_code(command.code)
         return request
     held = session.scalars(
-        select(Request).where(Request.accepted_by_id == member.id, Request.status == "accepted")
+        select(Request).where(Request.accepted_by_id == member.id, Request.status == RequestStatus.ACCEPTED)
     ).all()
     if len(held) == 1:
         return held[0]
@@ -215,10 +215,10 @@ def _done(session: Session, env: Env, now: datetime, member: Member, command: co
     request = _held(session, member, command)
     if isinstance(request, str):
         return request
-    if request.kind == "debrief":
+    if request.kind == RequestKind.DEBRIEF:
         return debrief.finish(session, env, now, member, request)
     requests.lock(session, request)  # a RELEASE or the unspecified close may be under way elsewhere
-    if request.accepted_by_id != member.id or request.status != "accepted":
+    if request.accepted_by_id != member.id or request.status != RequestStatus.ACCEPTED:
         return messages.not_yours(request.code)
     areas = env.team(member.team).content_areas
     area, overtime = None, False
@@ -284,7 +284,7 @@ def _back(session: Session, env: Env, now: datetime, member: Member, command: co
 
 
 def _talk(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
-    _, opened = escalation.live_or_open(session, env, now, member.team, member.phone, "sms")
+    _, opened = escalation.live_or_open(session, env, now, member.team, member.phone, Channel.SMS)
     return messages.talk_ack() if opened else messages.requester_waiting()
 
 
@@ -293,8 +293,8 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
         return messages.page_refused(member.role)
     if not command.note:
         return messages.page_needs_note(command.name.upper())
-    kind = "dispatch" if command.name == "page" else "debrief"
-    if kind == "debrief" and command.skill:
+    kind = RequestKind.DISPATCH if command.name == "page" else RequestKind.DEBRIEF
+    if kind == RequestKind.DEBRIEF and command.skill:
         problem = debrief.check_skill(session, member.team, command.skill)
         if problem:
             return problem
@@ -304,13 +304,13 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
         now,
         member.team,
         kind=kind,
-        channel="sms",
+        channel=Channel.SMS,
         contact=member.phone,
         note=command.note,
         initiator=member,
         skill=command.skill,
     )
-    if kind == "dispatch":
+    if kind == RequestKind.DISPATCH:
         return messages.dispatch_paging(request.code)
     return messages.debrief_paging(request.code, len(request.pages))
 

@@ -24,7 +24,20 @@ from sqlalchemy.orm import Session
 
 from callout import messages, notices, requests, rotation, shifts
 from callout.env import Env
-from callout.models import Cover, Member, Override, Page, Request, Team
+from callout.models import (
+    Channel,
+    ClosedReason,
+    Cover,
+    CoverState,
+    Member,
+    Override,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+)
 from callout.outbox import enqueue_sms, notify
 from callout.shifts import Stretch
 
@@ -125,7 +138,9 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
                 return messages.cover_begun(_when(team, running.end))
             return messages.cover_none()
     open_one = session.scalar(
-        select(Cover).where(Cover.team_id == team.id, Cover.starts_at == stretch.start, Cover.state == "open")
+        select(Cover).where(
+            Cover.team_id == team.id, Cover.starts_at == stretch.start, Cover.state == CoverState.OPEN
+        )
     )
     if open_one is not None:
         return messages.cover_again(_when(team, stretch.start), open_one.request.code)
@@ -135,9 +150,9 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
     request = Request(
         team=team,
         code=requests.new_code(session, team),
-        kind="cover",
-        channel="sms",
-        status="open",
+        kind=RequestKind.COVER,
+        channel=Channel.SMS,
+        status=RequestStatus.OPEN,
         opened_at=now,
         step=0,
         initiator=member,
@@ -154,7 +169,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
                     starts_at=stretch.start,
                     ends_at=stretch.end,
                     alert_at=max(stretch.start - ALERT_BEFORE, now),
-                    state="open",
+                    state=CoverState.OPEN,
                 )
             )
             session.flush()
@@ -162,7 +177,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
         return messages.cover_again(_when(team, stretch.start), None)
     start, end = _when(team, stretch.start), _when(team, stretch.end)
     for peer in asked:
-        page = Page(request=request, member=peer, step=0, tier="cover", paged_at=now, state="pending")
+        page = Page(request=request, member=peer, step=0, tier="cover", paged_at=now, state=PageState.PENDING)
         session.add(page)
         session.flush()
         body = messages.cover_page(request.code, member.name, start, end)
@@ -220,21 +235,23 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
         return messages.cover_own(request.code)
     if not any(p.member_id == member.id for p in request.pages):
         return messages.unknown_code(request.code)
-    if cover.state != "open" or now >= cover.starts_at:
+    if cover.state != CoverState.OPEN or now >= cover.starts_at:
         return messages.cover_over(request.code)
     if not _still_theirs(session, team, cover, now):
-        _end(session, env, now, request, cover, "moot")
+        _end(session, env, now, request, cover, CoverState.MOOT)
         return messages.cover_changed(request.code)
     won = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.accepted_by_id.is_(None), Request.status == "open")
+        .where(
+            Request.id == request.id, Request.accepted_by_id.is_(None), Request.status == RequestStatus.OPEN
+        )
         .values(
-            status="closed",
+            status=RequestStatus.CLOSED,
             accepted_by_id=member.id,
             accepted_at=now,
-            accepted_channel="sms",
+            accepted_channel=Channel.SMS,
             closed_at=now,
-            closed_reason="taken",
+            closed_reason=ClosedReason.TAKEN,
             purge_at=now + env.config.privacy.purge_after,
         )
         .execution_options(synchronize_session=False)
@@ -243,7 +260,7 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     if won.rowcount != 1:  # type: ignore[attr-defined]
         holder = request.accepted_by.name if request.accepted_by else "someone else"
         return messages.cover_taken(request.code, holder)
-    cover.state = "taken"
+    cover.state = CoverState.TAKEN
     with notices.told_of_changes(session, env, team, now, quiet={member.id, asker.id}):
         _make_room(session, team, cover.starts_at, cover.ends_at)
         session.add(
@@ -261,11 +278,11 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     log.info("cover %s taken by %s", request.code, member.name)
     for page in request.pages:
         if page.member_id == member.id:
-            page.state, page.answered_at, page.answer_channel = "accepted", now, "sms"
-        elif page.state in ("pending", "declined", "timeout", "failed"):
-            if page.state == "pending":
+            page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, Channel.SMS
+        elif page.state in (PageState.PENDING, PageState.DECLINED, PageState.TIMEOUT, PageState.FAILED):
+            if page.state == PageState.PENDING:
                 notify(session, env, now, page.member, messages.cover_stand_down(request.code, member.name))
-            page.state = "stood_down" if page.state == "pending" else page.state
+            page.state = PageState.STOOD_DOWN if page.state == PageState.PENDING else page.state
     notify(session, env, now, asker, messages.cover_done_asker(request.code, member.name, start, end))
     for director in rotation.directors_to_tell(session, team, now):
         notify(
@@ -321,16 +338,16 @@ def decline(session: Session, env: Env, now: datetime, member: Member, request: 
     requests.lock(session, request)
     cover = session.get(Cover, request.id, populate_existing=True)
     assert cover is not None
-    mine = [p for p in request.pages if p.member_id == member.id and p.state == "pending"]
+    mine = [p for p in request.pages if p.member_id == member.id and p.state == PageState.PENDING]
     if not mine:
         return (
             messages.unknown_code(request.code)
-            if request.status == "open"
+            if request.status == RequestStatus.OPEN
             else messages.cover_over(request.code)
         )
     for page in mine:
-        page.state, page.answered_at, page.answer_channel = "declined", now, "sms"
-    if all(p.state != "pending" for p in request.pages) and cover.state == "open":
+        page.state, page.answered_at, page.answer_channel = PageState.DECLINED, now, Channel.SMS
+    if all(p.state != PageState.PENDING for p in request.pages) and cover.state == CoverState.OPEN:
         _alert(session, env, now, request, cover, everyone_passed=True)
     return messages.cover_passed(request.code)
 
@@ -341,7 +358,9 @@ def _alert(
     """Alert the director (and tell the asker) that nobody has taken the cover; once per cover."""
     claimed = session.execute(
         update(Cover)
-        .where(Cover.request_id == cover.request_id, Cover.alerted_at.is_(None), Cover.state == "open")
+        .where(
+            Cover.request_id == cover.request_id, Cover.alerted_at.is_(None), Cover.state == CoverState.OPEN
+        )
         .values(alerted_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -361,11 +380,13 @@ def _alert(
     log.warning("cover %s: nobody has taken it; the director was alerted", request.code)
 
 
-def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cover, state: str) -> bool:
+def _end(
+    session: Session, env: Env, now: datetime, request: Request, cover: Cover, state: CoverState
+) -> bool:
     """End an open cover (unanswered when its shift began, or moot); False if it had ended already."""
     claimed = session.execute(
         update(Cover)
-        .where(Cover.request_id == cover.request_id, Cover.state == "open")
+        .where(Cover.request_id == cover.request_id, Cover.state == CoverState.OPEN)
         .values(state=state)
         .execution_options(synchronize_session=False)
     )
@@ -373,20 +394,20 @@ def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cov
         return False
     session.refresh(cover)
     requests.lock(session, request)
-    request.status, request.closed_at, request.closed_reason = "closed", now, state
+    request.status, request.closed_at, request.closed_reason = RequestStatus.CLOSED, now, ClosedReason(state)
     request.purge_at = now + env.config.privacy.purge_after
     for page in request.pages:
-        if page.state == "pending":
-            page.state = "closed"
+        if page.state == PageState.PENDING:
+            page.state = PageState.CLOSED
     return True
 
 
 def run_due(session: Session, env: Env, now: datetime) -> int:
     """End the covers whose shift began unanswered; alert the director of those nobody took by 12 h before."""
     done = 0
-    begun = session.scalars(select(Cover).where(Cover.state == "open", Cover.starts_at <= now)).all()
+    begun = session.scalars(select(Cover).where(Cover.state == CoverState.OPEN, Cover.starts_at <= now)).all()
     for cover in begun:
-        if _end(session, env, now, cover.request, cover, "unanswered"):
+        if _end(session, env, now, cover.request, cover, CoverState.UNANSWERED):
             team = cover.request.team
             notices.claim(session, now, team, cover.asker, cover.starts_at)  # this text is their notice
             notify(
@@ -400,7 +421,10 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
             done += 1
     due = session.scalars(
         select(Cover).where(
-            Cover.state == "open", Cover.alerted_at.is_(None), Cover.alert_at <= now, Cover.starts_at > now
+            Cover.state == CoverState.OPEN,
+            Cover.alerted_at.is_(None),
+            Cover.alert_at <= now,
+            Cover.starts_at > now,
         )
     ).all()
     for cover in due:

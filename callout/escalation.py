@@ -19,14 +19,24 @@ from callout import cover, debrief, messages, requests, rotation, testpage
 from callout.env import Env
 from callout.lineup import Person
 from callout.logsafe import described
-from callout.models import Member, Page, Request, Team
+from callout.models import (
+    Channel,
+    Member,
+    OutboxStatus,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+)
 from callout.outbox import by_provider_sid, enqueue_call, notify
 
 log = logging.getLogger(__name__)
 
 # Requests that page one step after another; a debrief widens on its own schedule, and a cover or a test
 # page never moves on to anyone else.
-ESCALATING = ("support", "dispatch")
+ESCALATING = (RequestKind.SUPPORT, RequestKind.DISPATCH)
 
 
 def open_request(
@@ -35,8 +45,8 @@ def open_request(
     now: datetime,
     team: Team,
     *,
-    kind: str,
-    channel: str,
+    kind: RequestKind,
+    channel: Channel,
     contact: str | None = None,
     note: str | None = None,
     initiator: Member | None = None,
@@ -50,17 +60,17 @@ def open_request(
         code=requests.new_code(session, team),
         kind=kind,
         channel=channel,
-        status="open",
+        status=RequestStatus.OPEN,
         opened_at=now,
-        step=0 if kind == "debrief" else 1,
+        step=0 if kind == RequestKind.DEBRIEF else 1,
         contact_enc=vault.encrypt(contact) if contact else None,
-        contact_key=vault.lookup_key(contact) if contact and kind == "support" else None,
+        contact_key=vault.lookup_key(contact) if contact and kind == RequestKind.SUPPORT else None,
         note_enc=vault.encrypt(note) if note else None,
         initiator=initiator,
         skill=skill,
         opened_by_user_id=opened_by,
     )
-    if kind != "debrief":  # nobody else can see it yet: decide its first step before writing it
+    if kind != RequestKind.DEBRIEF:  # nobody else can see it yet: decide its first step before writing it
         first = next_targets(session, env, now, request)
         request.step_deadline = now + first.timeout if first.people else None
     try:
@@ -73,7 +83,7 @@ def open_request(
             raise
         raise requests.AlreadyOpen(existing) from None
     log.info("request %s opened: %s via %s", request.code, kind, channel)
-    if kind == "debrief":
+    if kind == RequestKind.DEBRIEF:
         debrief.start(session, env, now, request)
     else:
         _page_step(session, env, now, request, first)
@@ -81,7 +91,7 @@ def open_request(
 
 
 def live_or_open(
-    session: Session, env: Env, now: datetime, team: Team, contact: str, channel: str
+    session: Session, env: Env, now: datetime, team: Team, contact: str, channel: Channel
 ) -> tuple[Request, bool]:
     """Return the number's live support request, else one opened now; and whether it was opened now.
 
@@ -91,7 +101,9 @@ def live_or_open(
     if request is not None:
         return request, False
     try:
-        return open_request(session, env, now, team, kind="support", channel=channel, contact=contact), True
+        return open_request(
+            session, env, now, team, kind=RequestKind.SUPPORT, channel=channel, contact=contact
+        ), True
     except requests.AlreadyOpen as race:
         return race.request, False
 
@@ -144,7 +156,7 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
     """Move the request from expected_step to the next step; False if another caller already did."""
     claimed = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.step == expected_step, Request.status == "open")
+        .where(Request.id == request.id, Request.step == expected_step, Request.status == RequestStatus.OPEN)
         .values(step=expected_step + 1, step_deadline=None)
         .execution_options(synchronize_session=False)
     )
@@ -152,8 +164,8 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
         return False
     requests.lock(session, request)  # the claim holds the row: reread what others answered meanwhile
     for page in request.pages:
-        if page.state == "pending":
-            page.state = "timeout"
+        if page.state == PageState.PENDING:
+            page.state = PageState.TIMEOUT
     _page_step(session, env, now, request, next_targets(session, env, now, request))
     return True
 
@@ -175,9 +187,11 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
 
     Returns whether a director was alerted.
     """
-    request.status = "exhausted"
+    request.status = RequestStatus.EXHAUSTED
     request.exhausted_at = now
-    request.declined_by_all = bool(request.pages) and all(p.state == "declined" for p in request.pages)
+    request.declined_by_all = bool(request.pages) and all(
+        p.state == PageState.DECLINED for p in request.pages
+    )
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
@@ -200,24 +214,29 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
 
 def _step_done(request: Request) -> bool:
     """Tell whether nobody paged in the current step can still answer."""
-    return not any(p.state == "pending" and p.step == request.step for p in request.pages)
+    return not any(p.state == PageState.PENDING and p.step == request.step for p in request.pages)
 
 
 def advance_if_step_done(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page the next step at once when everyone of this step declined or could not be reached."""
     # A debrief pages many at once and widens on its own schedule (debrief.run_due).
-    if request.status == "open" and request.kind in ESCALATING and _step_done(request):
+    if request.status == RequestStatus.OPEN and request.kind in ESCALATING and _step_done(request):
         advance(session, env, now, request, expected_step=request.step)
 
 
 def accept(
-    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
+    session: Session,
+    env: Env,
+    now: datetime,
+    member: Member,
+    request: Request,
+    channel: Channel = Channel.SMS,
 ) -> str:
     """Accept for member if nobody has yet; return what to tell them."""
     if request.kind not in ESCALATING:
         return _answer_other(session, env, now, member, request, channel, yes=True)
     requests.lock(session, request)
-    if request.status == "closed":
+    if request.status == RequestStatus.CLOSED:
         return messages.already_closed(request.code)
     if request.accepted_by_id == member.id:
         return _accepted_text(env, request)
@@ -228,10 +247,10 @@ def accept(
         .where(
             Request.id == request.id,
             Request.accepted_by_id.is_(None),
-            Request.status.in_(("open", "exhausted")),
+            Request.status.in_((RequestStatus.OPEN, RequestStatus.EXHAUSTED)),
         )
         .values(
-            status="accepted",
+            status=RequestStatus.ACCEPTED,
             accepted_by_id=member.id,
             accepted_at=now,
             accepted_channel=channel,
@@ -246,16 +265,21 @@ def accept(
         return messages.already_taken(request.code, holder)
     log.info("request %s accepted by %s via %s", request.code, member.name, channel)
     for page in request.pages:
-        if page.member_id == member.id and page.state in ("pending", "timeout", "declined", "failed"):
-            page.state, page.answered_at, page.answer_channel = "accepted", now, channel
+        if page.member_id == member.id and page.state in (
+            PageState.PENDING,
+            PageState.TIMEOUT,
+            PageState.DECLINED,
+            PageState.FAILED,
+        ):
+            page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, channel
     stood_down = set()
     for page in request.pages:
         if (
             page.member_id != member.id
-            and page.state in ("pending", "timeout")
+            and page.state in (PageState.PENDING, PageState.TIMEOUT)
             and page.member_id not in stood_down
         ):
-            page.state = "stood_down"
+            page.state = PageState.STOOD_DOWN
             stood_down.add(page.member_id)
             notify(session, env, now, page.member, messages.stand_down(request.code, member.name), request)
     requests.tell_requester(session, env, now, request, messages.requester_accepted())
@@ -273,7 +297,7 @@ def accept(
 
 def _accepted_text(env: Env, request: Request) -> str:
     """Return what the accepting member needs: the number to call (and the dispatcher's note)."""
-    if request.kind == "dispatch":
+    if request.kind == RequestKind.DISPATCH:
         return messages.accepted_dispatch(
             request.code, requests.note_of(env, request), requests.contact_of(env, request)
         )
@@ -281,32 +305,50 @@ def _accepted_text(env: Env, request: Request) -> str:
 
 
 def decline(
-    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
+    session: Session,
+    env: Env,
+    now: datetime,
+    member: Member,
+    request: Request,
+    channel: Channel = Channel.SMS,
 ) -> str:
     """Record a pass and page the next person at once; return what to tell the member."""
     if request.kind not in ESCALATING:
         return _answer_other(session, env, now, member, request, channel, yes=False)
     requests.lock(session, request)
-    mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
+    mine = [
+        p
+        for p in request.pages
+        if p.member_id == member.id and p.state in (PageState.PENDING, PageState.TIMEOUT)
+    ]
     if not mine:
         return messages.no_open_page()
     for page in mine:
-        page.state, page.answered_at, page.answer_channel = "declined", now, channel
+        page.state, page.answered_at, page.answer_channel = PageState.DECLINED, now, channel
     log.info("request %s declined by %s", request.code, member.name)
     step = request.step
     advance_if_step_done(session, env, now, request)
-    return messages.declined(request.code, next_paged=request.step != step or request.status != "open")
+    return messages.declined(
+        request.code, next_paged=request.step != step or request.status != RequestStatus.OPEN
+    )
 
 
 def _answer_other(
-    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str, *, yes: bool
+    session: Session,
+    env: Env,
+    now: datetime,
+    member: Member,
+    request: Request,
+    channel: Channel,
+    *,
+    yes: bool,
 ) -> str:
     """Pass a 1 (yes) or a 2 to a debrief, a cover or a test page, each of which answers it its own way."""
-    if request.kind == "debrief":
+    if request.kind == RequestKind.DEBRIEF:
         return debrief.respond(session, env, now, member, request, yes=yes)
-    if request.kind == "cover":
+    if request.kind == RequestKind.COVER:
         return (cover.take if yes else cover.decline)(session, env, now, member, request)
-    assert request.kind == "test", request.kind
+    assert request.kind == RequestKind.TEST, request.kind
     if yes:
         return testpage.confirm(session, env, now, member, request, channel)
     return testpage.decline(session, env, now, member, request)
@@ -316,9 +358,9 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
     """Treat an undeliverable page as no answer: the next person is paged at once."""
     requests.lock(session, page.request)
     page.delivery_status = status
-    if page.state != "pending":
+    if page.state != PageState.PENDING:
         return
-    page.state = "failed"
+    page.state = PageState.FAILED
     log.warning("request %s: page to %s %s", page.request.code, page.member.name, status)
     advance_if_step_done(session, env, now, page.request)
 
@@ -326,20 +368,20 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
 def release(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
     """Hand an accepted request back; paging resumes with the next person."""
     requests.lock(session, request)
-    if request.accepted_by_id != member.id or request.status != "accepted":
+    if request.accepted_by_id != member.id or request.status != RequestStatus.ACCEPTED:
         return messages.not_yours(request.code)
-    request.status = "open"
+    request.status = RequestStatus.OPEN
     request.accepted_by_id = None
     request.accepted_at = None
     request.accepted_channel = None
     request.reminded_at = None  # whoever accepts next gets their own reminder
     for page in request.pages:
-        if page.member_id == member.id and page.state == "accepted":
-            page.state = "released"
+        if page.member_id == member.id and page.state == PageState.ACCEPTED:
+            page.state = PageState.RELEASED
     session.flush()
     log.info("request %s released by %s", request.code, member.name)
     advance(session, env, now, request, expected_step=request.step)
-    if request.status == "exhausted":  # nobody was left to page: say so, and who was told
+    if request.status == RequestStatus.EXHAUSTED:  # nobody was left to page: say so, and who was told
         directors = rotation.directors_to_tell(session, request.team, now)
         alerted = any(director.id != member.id for director in directors)
         return messages.released_nobody_left(request.code, alerted)
@@ -356,7 +398,11 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
     """
     due = session.scalars(
         select(Request)
-        .where(Request.status == "open", Request.step_deadline <= now, Request.kind != "debrief")
+        .where(
+            Request.status == RequestStatus.OPEN,
+            Request.step_deadline <= now,
+            Request.kind != RequestKind.DEBRIEF,
+        )
         .order_by(Request.step_deadline, Request.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -384,7 +430,7 @@ def _orphaned(session: Session, env: Env, now: datetime, request: Request, step:
     """End a request whose team was removed from the configuration: nobody can be paged for it any more."""
     claimed = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.step == step, Request.status == "open")
+        .where(Request.id == request.id, Request.step == step, Request.status == RequestStatus.OPEN)
         .values(step_deadline=None)
         .execution_options(synchronize_session=False)
     )
@@ -404,7 +450,7 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
     due = session.scalars(
         select(Page.id)
         .join(Request, Request.id == Page.request_id)
-        .where(Page.state == "pending", Page.call_at <= now, Page.called_at.is_(None))
+        .where(Page.state == PageState.PENDING, Page.call_at <= now, Page.called_at.is_(None))
         .order_by(Page.call_at, Page.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Request)
@@ -412,7 +458,7 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
     for page_id in due:
         claimed = session.execute(
             update(Page)
-            .where(Page.id == page_id, Page.called_at.is_(None), Page.state == "pending")
+            .where(Page.id == page_id, Page.called_at.is_(None), Page.state == PageState.PENDING)
             .values(called_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -436,10 +482,10 @@ def record_status(session: Session, env: Env, now: datetime, sid: str, status: s
         if page is not None:
             page.call_status = status
         return True
-    if status in ("delivered", "failed", "undelivered"):
-        row.status = status
+    if status in (OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.UNDELIVERED):
+        row.status = OutboxStatus(status)
     if page is not None:
-        if status in ("failed", "undelivered"):
+        if status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED):
             delivery_failed(session, env, now, page, status)
         else:
             page.delivery_status = status

@@ -15,7 +15,19 @@ from sqlalchemy.orm import Session
 from callout import messages, notices, privacy, requests, rotation, voice
 from callout.db import insert_new
 from callout.env import Env
-from callout.models import InboundSeen, JobRun, Outbox, Page, Request, Team, VoiceHunt
+from callout.models import (
+    ClosedReason,
+    InboundSeen,
+    JobRun,
+    Outbox,
+    OutboxStatus,
+    Page,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+    VoiceHunt,
+)
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -42,7 +54,7 @@ def run_reminders(session: Session, env: Env, now: datetime) -> int:
     due = session.scalars(
         select(Request.id)
         .where(
-            Request.status == "accepted",
+            Request.status == RequestStatus.ACCEPTED,
             Request.accepted_at <= now - soonest,
             or_(Request.reminded_at.is_(None), Request.accepted_at <= now - close_after),
         )
@@ -53,10 +65,16 @@ def run_reminders(session: Session, env: Env, now: datetime) -> int:
         request = session.get(Request, request_id)
         assert request is not None
         requests.lock(session, request)
-        if request.status != "accepted" or request.accepted_at is None or request.accepted_by is None:
+        if (
+            request.status != RequestStatus.ACCEPTED
+            or request.accepted_at is None
+            or request.accepted_by is None
+        ):
             continue  # closed or released meanwhile
         if now - request.accepted_at >= close_after:
-            requests.close(session, env, now, request, area=None, overtime=False, reason="unspecified")
+            requests.close(
+                session, env, now, request, area=None, overtime=False, reason=ClosedReason.UNSPECIFIED
+            )
             count += 1
             continue
         team_config = env.configured(request.team)
@@ -180,7 +198,7 @@ def forget_who_was_paged(session: Session, purged: Sequence[int]) -> None:
     session.execute(
         delete(Outbox).where(Outbox.request_id.in_(purged)).execution_options(synchronize_session=False)
     )
-    single = select(Request.id).where(Request.id.in_(purged), Request.kind != "debrief")
+    single = select(Request.id).where(Request.id.in_(purged), Request.kind != RequestKind.DEBRIEF)
     session.execute(
         delete(Page).where(Page.request_id.in_(single)).execution_options(synchronize_session=False)
     )
@@ -196,7 +214,9 @@ def forget_old_traffic(session: Session, now: datetime, purge_after: timedelta) 
     session.execute(
         delete(Outbox).where(
             Outbox.request_id.is_(None),
-            Outbox.status.in_(("sent", "delivered", "failed", "expired")),
+            Outbox.status.in_(
+                (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.EXPIRED)
+            ),
             Outbox.created_at < now - purge_after,
         )
     )

@@ -36,11 +36,11 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from callout import durations
-from callout.models import Page, Request, Team
+from callout.models import Channel, Page, PageState, Request, RequestKind, Team
 from callout.teams import UnknownTeam
 
-KINDS = ("support", "dispatch", "debrief")
-CHANNELS = ("sms", "voice", "api")
+KINDS = (RequestKind.SUPPORT, RequestKind.DISPATCH, RequestKind.DEBRIEF)
+CHANNELS = (Channel.SMS, Channel.VOICE, Channel.API)
 UNSPECIFIED = "unspecified"
 # Upper edges (seconds) of the time-to-acceptance histogram; the last bucket is open-ended.
 ACCEPTANCE_EDGES = (60, 120, 300, 600, 900, 1800, 3600)
@@ -158,7 +158,7 @@ def period_version(
         .join(Request, Page.request_id == Request.id)
         .where(
             Request.team_id == team_id,
-            Request.kind == "debrief",
+            Request.kind == RequestKind.DEBRIEF,
             Page.answered_at.is_not(None),
             Request.opened_at >= low,
             Request.opened_at < high,
@@ -193,7 +193,7 @@ def _team_report(
                 Request.closed_at >= low,
                 Request.closed_at < high,
                 Request.accepted_at.is_not(None),
-                Request.kind != "debrief",
+                Request.kind != RequestKind.DEBRIEF,
             )
             .options(selectinload(Request.accepted_by))
         )
@@ -242,15 +242,15 @@ def _before(moment: datetime | None, cutoff: datetime) -> bool:
 
 def _figures(opened: list[Request], closed: list[Request], cutoff: datetime, areas: Sequence[str]) -> Figures:
     """Count the figures of the requests opened and the contacts closed in one bucket, as of cutoff."""
-    single = [r for r in opened if r.kind != "debrief"]
+    single = [r for r in opened if r.kind != RequestKind.DEBRIEF]
     outcomes = Counter(_outcome(r, cutoff) for r in single)
     waits = sorted(
         (r.accepted_at - r.opened_at).total_seconds()
         for r in single
         if r.accepted_at is not None and r.accepted_at < cutoff
     )
-    debriefs = [r for r in opened if r.kind == "debrief"]
-    responders = [p for r in debriefs for p in r.pages if _answered(p, "accepted", cutoff)]
+    debriefs = [r for r in opened if r.kind == RequestKind.DEBRIEF]
+    responders = [p for r in debriefs for p in r.pages if _answered(p, PageState.ACCEPTED, cutoff)]
     return Figures(
         requests=len(opened),
         by_kind=_tally((r.kind for r in opened), KINDS),
@@ -270,7 +270,7 @@ def _figures(opened: list[Request], closed: list[Request], cutoff: datetime, are
         debriefs=len(debriefs),
         debrief_responders=len(responders),
         debrief_distinct_responders=len({p.member_id for p in responders}),
-        debrief_unable=sum(_answered(p, "declined", cutoff) for r in debriefs for p in r.pages),
+        debrief_unable=sum(_answered(p, PageState.DECLINED, cutoff) for r in debriefs for p in r.pages),
     )
 
 
@@ -285,7 +285,7 @@ def _outcome(request: Request, cutoff: datetime) -> str:
     return "open"
 
 
-def _answered(page: Page, state: str, cutoff: datetime) -> bool:
+def _answered(page: Page, state: PageState, cutoff: datetime) -> bool:
     """Tell whether page ended in state before cutoff (or at an unrecorded time)."""
     return page.state == state and (page.answered_at is None or page.answered_at < cutoff)
 

@@ -21,12 +21,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from callout import durations, messages
 from callout.commands import CODE_ALPHABET, CODE_LENGTH
 from callout.env import Env
-from callout.models import Member, Page, Request, Team
+from callout.models import ClosedReason, Member, Page, PageState, Request, RequestKind, RequestStatus, Team
 from callout.outbox import enqueue_sms
 
 log = logging.getLogger(__name__)
 
-LIVE = ("open", "accepted", "exhausted")
+LIVE = (RequestStatus.OPEN, RequestStatus.ACCEPTED, RequestStatus.EXHAUSTED)
 
 
 class Paged(Protocol):
@@ -62,7 +62,11 @@ def new_code(session: Session, team: Team) -> str:
 
 
 def live_request_of(
-    session: Session, env: Env, team: Team, number: str, statuses: Sequence[str] = ("open", "accepted")
+    session: Session,
+    env: Env,
+    team: Team,
+    number: str,
+    statuses: Sequence[RequestStatus] = (RequestStatus.OPEN, RequestStatus.ACCEPTED),
 ) -> Request | None:
     """Return this number's newest support request in statuses (by default: still paged or handled)."""
     return session.scalar(
@@ -95,8 +99,8 @@ def live_pages_for(session: Session, member: Member) -> list[Request]:
             .join(Page, Page.request_id == Request.id)
             .where(
                 Page.member_id == member.id,
-                Page.state.in_(("pending", "timeout")),
-                Request.status.in_(("open", "exhausted")),
+                Page.state.in_((PageState.PENDING, PageState.TIMEOUT)),
+                Request.status.in_((RequestStatus.OPEN, RequestStatus.EXHAUSTED)),
                 Request.team_id == member.team_id,
             )
             .distinct()
@@ -145,7 +149,7 @@ def note_of(env: Env, request: Request) -> str | None:
 def tell_requester(session: Session, env: Env, now: datetime, request: Request, text: str) -> None:
     """Text the person who asked for support (never dispatch callbacks), if their number is still kept."""
     contact = contact_of(env, request)
-    if contact and request.kind == "support":
+    if contact and request.kind == RequestKind.SUPPORT:
         enqueue_sms(session, env, now, request.team, contact, text, purpose="requester", request=request)
 
 
@@ -164,7 +168,12 @@ def page_member(
     They are called too when call_after (the team's, resolved once by the caller) is within the timeout.
     """
     page = Page(
-        request=request, member_id=member.id, step=request.step, tier=tier, paged_at=now, state="pending"
+        request=request,
+        member_id=member.id,
+        step=request.step,
+        tier=tier,
+        paged_at=now,
+        state=PageState.PENDING,
     )
     if timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
@@ -194,10 +203,10 @@ def close(
     *,
     area: str | None,
     overtime: bool,
-    reason: str = "done",
+    reason: ClosedReason = ClosedReason.DONE,
 ) -> None:
     """Close a request with its content area; its contact details are erased purge_after later."""
-    request.status = "closed"
+    request.status = RequestStatus.CLOSED
     request.closed_at = now
     request.closed_reason = reason
     request.content_area = area
@@ -205,6 +214,6 @@ def close(
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     for page in request.pages:
-        if page.state == "pending":
-            page.state = "closed"
+        if page.state == PageState.PENDING:
+            page.state = PageState.CLOSED
     log.info("request %s closed (%s)", request.code, reason)

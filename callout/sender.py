@@ -18,7 +18,7 @@ from callout import escalation, members, messages, outbox, privacy, requests
 from callout.db import RELAY_LOCK, in_turn, transaction
 from callout.env import Env
 from callout.logsafe import described
-from callout.models import Outbox, Page, Request, Team
+from callout.models import Outbox, OutboxStatus, Page, PageState, Request, Team
 from callout.transport import Call, Sms, Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -230,10 +230,12 @@ class Sender:
                 .outerjoin(Page, Page.id == Outbox.page_id)
                 .where(Outbox.id == outbox_id)
             ).one_or_none()
-            if found is None or found[0].status != "sending":
+            if found is None or found[0].status != OutboxStatus.SENDING:
                 return
             row, page_state, support_number = found
-            if page_state not in (None, "pending") or (row.validity and now >= outbox.expires_at(row)):
+            if page_state not in (None, PageState.PENDING) or (
+                row.validity and now >= outbox.expires_at(row)
+            ):
                 outbox.expire(row)  # the escalation moved on: a late page would only confuse
                 return
             to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from callout import durations, messages, requests
 from callout.env import Env
-from callout.models import Member, Request, Team
+from callout.models import Channel, ClosedReason, Member, PageState, Request, RequestKind, RequestStatus, Team
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     waiting = session.scalar(
         select(Request).where(
             Request.team_id == team.id,
-            Request.kind == "test",
-            Request.status == "open",
+            Request.kind == RequestKind.TEST,
+            Request.status == RequestStatus.OPEN,
             Request.initiator_id == member.id,
         )
     )
@@ -42,9 +42,9 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     request = Request(
         team=team,
         code=requests.new_code(session, team),
-        kind="test",
-        channel="sms",
-        status="open",
+        kind=RequestKind.TEST,
+        channel=Channel.SMS,
+        status=RequestStatus.OPEN,
         opened_at=now,
         step=1,
         initiator=member,
@@ -56,7 +56,9 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     return messages.test_started(durations.short(policy.call_after) if policy.call_after else None)
 
 
-def confirm(session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str) -> str:
+def confirm(
+    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: Channel
+) -> str:
     """Confirm a test page with the member's 1 (by text or on the call); return what to tell them."""
     requests.lock(session, request)
     if request.accepted_by_id == member.id:
@@ -65,14 +67,14 @@ def confirm(session: Session, env: Env, now: datetime, member: Member, request: 
         return messages.unknown_code(request.code)
     won = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.status == "open")
+        .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
         .values(
-            status="closed",
+            status=RequestStatus.CLOSED,
             accepted_by_id=member.id,
             accepted_at=now,
             accepted_channel=channel,
             closed_at=now,
-            closed_reason="confirmed",
+            closed_reason=ClosedReason.CONFIRMED,
             purge_at=now + env.config.privacy.purge_after,
         )
         .execution_options(synchronize_session=False)
@@ -82,8 +84,8 @@ def confirm(session: Session, env: Env, now: datetime, member: Member, request: 
         return messages.test_over(request.code)
     member.test_confirmed_at = now
     for page in request.pages:
-        if page.state in ("pending", "timeout"):
-            page.state, page.answered_at, page.answer_channel = "accepted", now, channel
+        if page.state in (PageState.PENDING, PageState.TIMEOUT):
+            page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, channel
     log.info("test %s confirmed by %s via %s", request.code, member.name, channel)
     return messages.test_confirmed(request.code, channel)
 
@@ -104,19 +106,19 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
         due = session.scalars(
             select(Request).where(
                 Request.team_id == team.id,
-                Request.kind == "test",
-                Request.status == "open",
+                Request.kind == RequestKind.TEST,
+                Request.status == RequestStatus.OPEN,
                 Request.opened_at <= now - timeout,
             )
         ).all()
         for request in due:
             claimed = session.execute(
                 update(Request)
-                .where(Request.id == request.id, Request.status == "open")
+                .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
                 .values(
-                    status="closed",
+                    status=RequestStatus.CLOSED,
                     closed_at=now,
-                    closed_reason="unanswered",
+                    closed_reason=ClosedReason.UNANSWERED,
                     purge_at=now + env.config.privacy.purge_after,
                 )
                 .execution_options(synchronize_session=False)
@@ -125,8 +127,8 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
                 continue
             session.refresh(request)
             for page in request.pages:
-                if page.state == "pending":
-                    page.state = "timeout"
+                if page.state == PageState.PENDING:
+                    page.state = PageState.TIMEOUT
             if request.initiator is not None:
                 notify(
                     session,

@@ -18,7 +18,7 @@ from callout import assign, auditlog, away, messages, notices, rotation, shifts
 from callout.config import ConfigError, TeamConfig
 from callout.db import transaction
 from callout.env import make_env
-from callout.models import Cover, Member, Override, Team
+from callout.models import Cover, CoverState, Member, Override, Team
 from callout.phones import maybe_e164
 from callout.roster import EmptiesRole, RosterDiff, RosterError, import_roster, load_roster_file
 from callout.teams import UnknownTeam, get_team
@@ -263,7 +263,9 @@ def _show_changes(session: Session, team: Team, at: datetime) -> None:
         else:
             lines.append(f"override {override.id}: {override.member.name}, {span}")
     for ask in session.scalars(
-        select(Cover).where(Cover.team_id == team.id, Cover.state == "open").order_by(Cover.starts_at)
+        select(Cover)
+        .where(Cover.team_id == team.id, Cover.state == CoverState.OPEN)
+        .order_by(Cover.starts_at)
     ):
         alerted = "; the director was alerted" if ask.alerted_at else ""
         lines.append(
