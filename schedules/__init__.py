@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from callout import cover, debrief, escalation, housekeeping, notices, privacy, testpage
+from callout import cover, debrief, housekeeping, notices, privacy, testpage, timeouts
 from callout.due import Due
 from callout.env import Env
 from callout.logsafe import described
@@ -36,12 +36,12 @@ T = TypeVar("T")
 # What every firing of the timer runs, in this order, each part in transactions of its own (`tick`), with
 # the part of the timer's look (callout.due.Due) that says when each is next due.
 TICK_JOBS: dict[Callable[..., object], str] = {
-    escalation.run_due_steps: "steps",
-    escalation.run_due_calls: "calls",
+    timeouts.run_due_steps: "steps",
+    timeouts.run_due_calls: "calls",
     debrief.run_due: "debriefs",
 }
 # Those that take a limit and claim that many due rows at most, so the tick runs them in small groups.
-GROUPED_JOBS = (escalation.run_due_steps, escalation.run_due_calls)
+GROUPED_JOBS = (timeouts.run_due_steps, timeouts.run_due_calls)
 # The slower periodic work besides the purge, each part in a transaction of its own (`slow`): one that
 # fails must not hold up the others, least of all the purge, which runs after them.
 SLOW_JOBS: tuple[Callable[[Session, Env, datetime], int], ...] = (
