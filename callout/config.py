@@ -1,4 +1,8 @@
-"""Configuration: config.toml plus secrets from the environment, parsed once into frozen objects."""
+"""Configuration: config.toml plus secrets from the environment, parsed once into frozen objects.
+
+Long on purpose: every key of config.example.toml is parsed and checked here, section by section, so that a
+bad value stops the start with a message naming its key, and the checks across sections sit with them.
+"""
 
 from __future__ import annotations
 

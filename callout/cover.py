@@ -9,6 +9,8 @@ the shift begins, it ends. Both are claimed on the covers row, so they happen on
 
 A bare `1` never takes a cover: covers always need their code, so a page answered with a bare 1 is never
 mistaken for one.
+
+Over 400 lines because COVER is one flow (ask, page, take, pass, alert, end) whose claims are read together.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Every text Callout sends, in one place: short, friendly, one SMS segment where possible."""
+"""Every text Callout sends, in one place: short, friendly, one SMS segment where possible.
+
+Long on purpose: the texts are read together, for their tone and for what they give away, and
+tests/test_messages.py counts each one's segments. A text belongs here, not beside the code that sends it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The database: teams, members, rotation, requests, pages and the outbox, and the names of their states."""
+"""The database: teams, members, rotation, requests, pages and the outbox, and the names of their states.
+
+Long on purpose: every table and the names of its states in one file, which tests/test_migrations.py compares
+with the migrations. The states are StrEnums stored as their plain strings, so naming them took no migration.
+"""
 
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ What is counted, for a period of whole days [start, end] in the team's time zone
 - Debriefs are counted in the month they were opened, with their responders (pages answered yes), the distinct
   members who responded, and those who answered that they were unable (pages declined).
 Only counts leave this module: no request, code, timestamp or requester detail.
+
+Long: the figures and their text, CSV and JSON renderings sit together so that a new figure shows in each; the
+printable HTML page, with its charts, is report_html.py.
 """
 
 from __future__ import annotations
