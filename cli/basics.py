@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from callout.crypto import new_key
-from cli import Context, cli, pass_context
+from cli.group import Context, cli, pass_context
 
 
 @cli.group()

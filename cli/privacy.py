@@ -15,7 +15,7 @@ from callout import audit, privacy
 from callout.crypto import InvalidKey, Vault, check_key
 from callout.db import transaction
 from callout.env import Env, make_env
-from cli import Context, cli, fail, pass_context
+from cli.group import Context, cli, fail, pass_context
 from transport import make_transport
 
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from callout.models import Cover, CoverState, Member, Override, Team
 from callout.phones import maybe_e164
 from callout.roster import EmptiesRole, RosterDiff, RosterError, import_roster, load_roster_file
 from callout.teams import UnknownTeam, get_team
-from cli import YEARS, Context, cli, fail, pass_context
+from cli.group import YEARS, Context, cli, fail, pass_context
 
 TEAM_HELP = "Team slug (may be left out when one team is configured)."
 FIX_OR_FORCE = "Fix the file, or run again with --force."
