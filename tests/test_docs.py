@@ -20,6 +20,7 @@ from typing import Any
 import click
 import pytest
 
+import callout.config as config_module
 from cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,6 +233,56 @@ def test_every_config_key_the_docs_name_is_in_config_example_toml() -> None:
     assert not problems, "docs name config keys that config.example.toml does not document:\n" + "\n".join(
         problems
     )
+
+
+def documented_keys(example: Path = ROOT / "config.example.toml") -> dict[str, set[str]]:
+    """Return the keys config.example.toml shows by table, commented-out ones (`# key = ...`) included."""
+    keys: dict[str, set[str]] = {"": set()}
+    table = ""
+    for line in example.read_text().splitlines():
+        if header := TABLE_HEADER.match(line):
+            table = header.group(1)
+        elif key := KEY_LINE.match(line):
+            keys.setdefault(table, set()).add(key.group(1))
+    return keys
+
+
+def read_keys(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
+    """Return the keys callout/config.py accepts, by table, as it reads config.example.toml."""
+    accepted: dict[str, set[str]] = {}
+    original = config_module._Table.__init__
+
+    def spy(self: Any, data: Any, prefix: str, allowed: set[str]) -> None:
+        accepted.setdefault(re.sub(r"\[\d+\]", "", prefix), set()).update(allowed)
+        original(self, data, prefix, allowed)
+
+    monkeypatch.setattr(config_module._Table, "__init__", spy)
+    config_module.load_config(ROOT / "config.example.toml", env={})
+    return accepted
+
+
+def undocumented(accepted: dict[str, set[str]], documented: dict[str, set[str]]) -> list[str]:
+    """Return the keys accepted that documented lacks ("[teams.debrief] tally_every"), tables aside."""
+    return [
+        f"[{table}] {key}" if table else key
+        for table, keys in sorted(accepted.items())
+        for key in sorted(keys)
+        if key not in documented.get(table, set()) and (f"{table}.{key}" if table else key) not in accepted
+    ]
+
+
+def test_config_example_toml_documents_every_key_callout_reads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    accepted = read_keys(monkeypatch)
+    assert {"server", "twilio", "privacy", "teams", "teams.escalation", "teams.debrief"} <= set(accepted)
+    missing = undocumented(accepted, documented_keys())
+    assert not missing, "keys callout/config.py reads that config.example.toml does not show:\n" + "\n".join(
+        missing
+    )
+    cut = tmp_path / "cut.toml"  # an example that forgot a key is caught
+    cut.write_text(re.sub(r"(?m)^tally_every.*\n", "", (ROOT / "config.example.toml").read_text()))
+    assert undocumented(accepted, documented_keys(cut)) == ["[teams.debrief] tally_every"]
 
 
 # --- other names: keys without their table, environment variables, constants, columns ---------------------
