@@ -25,6 +25,7 @@ from cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+EXAMPLES = [ROOT / "config.example.toml", ROOT / "roster-odessa.example.toml"]  # their comments name commands
 GLOBAL_OPTIONS = {"--config": True, "-v": False, "--verbose": False, "--help": False}  # name: takes a value
 
 
@@ -119,7 +120,7 @@ def check_command(mention: Mention) -> str | None:
     return None
 
 
-def command_problems(docs: list[Path] = DOCS) -> list[str]:
+def command_problems(docs: list[Path] = DOCS + EXAMPLES) -> list[str]:
     """Return, for each command line the docs show that `callout --help` does not know, where and why."""
     return [
         f"{m.where()} names `{m.text}`: {why}" for m in command_mentions(docs) if (why := check_command(m))
@@ -132,6 +133,20 @@ def test_every_command_and_option_the_docs_name_exists() -> None:
     assert not problems, "docs name commands or options that `callout --help` does not know:\n" + "\n".join(
         problems
     )
+
+
+def test_every_command_the_code_tells_people_to_run_exists() -> None:
+    packages = ["callout", "cli", "console", "webhooks", "service", "schedules", "transport"]
+    files = [f for package in packages for f in (ROOT / package).rglob("*") if f.suffix in (".py", ".html")]
+    mentions = [
+        Mention(f, number, match.group(1))
+        for f in files
+        for number, line in enumerate(f.read_text().splitlines(), 1)
+        for match in COMMAND_IN_PROSE.finditer(line)
+    ]
+    assert len(mentions) > 10
+    problems = [f"{m.where()} names `{m.text}`: {why}" for m in mentions if (why := check_command(m))]
+    assert not problems, "the code names commands `callout --help` does not know:\n" + "\n".join(problems)
 
 
 def every_command(command: click.Command = cli, path: str = "callout") -> Iterator[str]:
