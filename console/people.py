@@ -25,6 +25,7 @@ class UserRow:
     username: str
     role: str
     team: str | None
+    zone: str  # the team's time zone, for the last login (UTC for an admin of every team)
     last_login_at: datetime | None
     totp: bool
     created_at: datetime
@@ -43,6 +44,7 @@ def _rows(session: Session, me: users.Principal) -> list[UserRow]:
             u.username,
             u.role,
             u.team.name if u.team else None,
+            u.team.timezone if u.team else "UTC",
             u.last_login_at,
             u.totp_secret_enc is not None,
             u.created_at,

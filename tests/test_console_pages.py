@@ -295,14 +295,30 @@ def test_an_admin_manages_every_user_and_a_director_their_team(app: Any, rt: Any
     assert short.status_code == 400 and "at least 10 characters" in html(short)
 
 
-def test_the_users_page_shows_the_last_login(app: Any, rt: Any) -> None:
+def test_the_users_page_shows_the_last_login_in_the_teams_zone(app: Any, rt: Any, clock: Clock) -> None:
     admin = logged_in(app, rt, "root", "admin", None)
     make_user(rt, "viewer", "viewer")
     page = html(admin.get("/console/users"))
     assert re.search(r'id="user-viewer".*?never', page, re.S)
     ConsoleClient(app).login("viewer")
     page = html(admin.get("/console/users"))
-    assert re.search(r'id="user-viewer".*?2026-03-10 15:00 UTC', page, re.S) or "UTC" in page
+    viewer = re.search(r'<tr id="user-viewer".*?</tr>', page, re.S)
+    assert viewer and "Tue 10 Mar 2026 10:00 CDT" in viewer.group(0)  # 15:00 UTC in Odessa
+    root = re.search(r'<tr id="user-root".*?</tr>', page, re.S)
+    assert root and "Tue 10 Mar 2026 15:00 UTC" in root.group(0)  # an admin of every team: UTC
+
+
+def test_the_account_and_users_pages_keep_the_teams_navigation(app: Any, rt: Any) -> None:
+    director = logged_in(app, rt, "lt.nguyen", "director")
+    admin = logged_in(app, rt, "root", "admin", None)
+    for client, slug in ((director, "odessa"), (admin, "midland")):  # an admin: the first team by name
+        for path in ("/console/account", "/console/users"):
+            page = html(client.get(path))
+            for link in (f'href="/console/{slug}/"', f'href="/console/{slug}/calendar"'):
+                assert link in page, f"{path} has no {link}"
+    account = html(logged_in(app, rt, "desk", "dispatch").get("/console/account"))
+    assert 'href="/console/odessa/dispatch"' in account and 'href="/console/odessa/calendar"' not in account
+    assert "logged in as <strong>desk</strong>, a dispatch of Odessa" in account
 
 
 # --- audit -----------------------------------------------------------------------------------------
