@@ -98,7 +98,7 @@ def test_a_talk_request_names_nobody_but_who_holds_it(
     twilio.sms(roster["rivera"].phone, f"1 {code}")
     shown = row(html(director.get("/console/odessa/")), code)
     assert "Ofc. Dana Rivera" in shown and "Chen" not in shown
-    assert director.get(f"/console/odessa/dispatch/{code}").status_code == 404  # its pages are nobody's to list
+    assert director.get(f"/console/odessa/dispatch/{code}").status_code == 404  # who was paged: not shown
 
 
 def test_the_board_shows_debrief_tallies_and_coverage_warnings(
