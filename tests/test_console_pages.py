@@ -30,7 +30,9 @@ def config(database_url: str) -> Config:
     return make_config(
         database_url,
         team_table(),
-        team_table(slug="midland", name="Midland PD", support_number="+14325550200"),
+        team_table(
+            slug="midland", name="Midland PD", support_number="+14325550200", dispatch_token="midland-secret"
+        ),
     )
 
 
@@ -163,6 +165,23 @@ def test_a_page_from_the_form_goes_through_the_dispatch_domain(
     twilio.sms(roster["rivera"].phone, f"1 {code}")
     status = html(desk.get(f"/console/odessa/dispatch/{code}/live"))
     assert 'id="accepted-by">Ofc. Dana Rivera' in status and 'data-status="accepted"' in status
+
+
+def test_the_board_tells_a_page_from_the_console_from_one_from_the_api(
+    app: Any, rt: Any, roster: dict[str, Member]
+) -> None:
+    director = logged_in(app, rt, "lt.nguyen", "director")
+    mine = director.post("/console/odessa/dispatch", {"kind": "page", "note": "Unit 12 at the station"})
+    console_code = mine.headers["Location"].rsplit("/", 1)[1]
+    api = app.test_client().post(
+        "/api/v1/pages",
+        json={"kind": "page", "note": "Unit 9 at the hospital"},
+        headers={"Authorization": "Bearer dispatch-secret"},
+    )
+    api_code = api.get_json()["code"]
+    board = html(director.get("/console/odessa/board/live"))
+    assert '<td data-label="Channel">console</td>' in row(board, console_code)
+    assert '<td data-label="Channel">dispatch API</td>' in row(board, api_code)
 
 
 def test_a_debrief_with_a_skill_and_its_tally(

@@ -164,6 +164,7 @@ def test_the_import_shows_its_diff_first_then_applies_it(
     assert "1 added, 0 updated, 2 deactivated, 3 unchanged" in page
     assert "added: Ofc. New Hire" in page and "deactivated: Sgt. Mei Chen, Det. Luis Ortiz" in page
     assert len(names(rt)) == 5  # nothing changed yet
+    assert 'action="/console/odessa/roster/import/apply#import-title"' in page  # the answer opens at the diff
     applied = director.post("/console/odessa/roster/import/apply", {"text": text, "format": "toml"})
     assert applied.status_code == 303
     assert ("Ofc. New Hire", True) in names(rt) and ("Sgt. Mei Chen", False) in names(rt)
