@@ -165,6 +165,10 @@ def test_a_page_from_the_form_goes_through_the_dispatch_domain(
     twilio.sms(roster["rivera"].phone, f"1 {code}")
     status = html(desk.get(f"/console/odessa/dispatch/{code}/live"))
     assert 'id="accepted-by">Ofc. Dana Rivera' in status and 'data-status="accepted"' in status
+    assert "hx-get=" in status  # still live
+    twilio.sms(roster["rivera"].phone, f"DONE {code}")
+    status = html(desk.get(f"/console/odessa/dispatch/{code}/live"))
+    assert 'data-status="closed"' in status and "hx-get=" not in status  # closed: it stops asking
 
 
 def test_the_board_tells_a_page_from_the_console_from_one_from_the_api(
