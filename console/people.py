@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -66,6 +66,8 @@ def _page(status: int = 200, error: str | None = None, form: UserForm | None = N
 
     def work(session: Session, env: Env, now: datetime) -> tuple[list[UserRow], UserForm, list[TeamView]]:
         new_form, teams = _form(session, me)
+        if request.method == "GET" and teams:  # the new user's team, until chosen: the first, not every team
+            new_form.team.data = teams[0].slug
         return _rows(session, me), form or new_form, teams
 
     rows, shown_form, teams = run(work)

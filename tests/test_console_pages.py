@@ -319,6 +319,14 @@ def test_an_admin_manages_every_user_and_a_director_their_team(app: Any, rt: Any
     assert short.status_code == 400 and "at least 10 characters" in html(short)
 
 
+def test_a_new_users_role_is_viewer_until_chosen(app: Any, rt: Any) -> None:
+    page = html(logged_in(app, rt, "root", "admin", None).get("/console/users"))
+    assert '<option value="viewer" selected>' in page  # never an admin or a director by a missed click
+    assert '<option value="midland" selected>' in page  # a viewer has a team: the first, by name
+    page = html(logged_in(app, rt, "lt.nguyen", "director").get("/console/users"))
+    assert '<option value="viewer" selected>' in page and '<option value="odessa" selected>' in page
+
+
 def test_the_users_page_shows_the_last_login_in_the_teams_zone(app: Any, rt: Any, clock: Clock) -> None:
     admin = logged_in(app, rt, "root", "admin", None)
     make_user(rt, "viewer", "viewer")
