@@ -12,10 +12,11 @@ import icalendar
 import pytest
 import time_machine
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 from callout import calendar, rotation
-from callout.models import CalendarToken, Member, Team
+from callout.models import AuditEntry, CalendarToken, Member, Team
 from cli import cli
 from tests.conftest import DATA_KEY, NOW, Clock, add_roster
 
@@ -231,6 +232,17 @@ def test_the_command_prints_every_feed_and_rotates_them(tmp_path: Path, database
         rotated = run("--member", "Park", "--rotate")
         assert "rotated 1 feed" in rotated and rotated.splitlines()[0] not in listed
         assert run().splitlines()[1] == lines[1]  # Rivera's link is untouched
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        entries = [(e.via, e.action, e.summary) for e in session.scalars(select(AuditEntry))]
+    engine.dispose()
+    assert (
+        "cli",
+        "calendar.rotate",
+        "replaced the calendar feed URLs of Park",
+    ) in entries  # printing alone: none
+    assert [action for _via, action, _summary in entries].count("calendar.rotate") == 1  # printing: none
+    with time_machine.travel(NOW, tick=False):
         unknown = CliRunner().invoke(
             cli, ["--config", str(config), "oncall", "calendar", "--member", "Nobody"]
         )
