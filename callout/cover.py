@@ -5,7 +5,9 @@ request's code) with a `covers` row for the stretch asked about. Each other peer
 page of tier "cover" (a text, never a call). Taking it is claimed with a conditional update on the request,
 as an acceptance is, so with several processes exactly one `1 CODE` wins; the winner's override is written
 in the same transaction. Unanswered by `ALERT_BEFORE` the shift, the director is alerted; unanswered when
-the shift begins, it ends. Both are claimed on the covers row, so they happen once. The caller commits.
+the shift begins, it ends. A cover whose shift stopped being the asker's (the director's override, their
+own AWAY) ends as moot, and the asker and the peers still asked are told. Each end and the alert are claimed
+on the covers row, so they happen once. The caller commits.
 
 A bare `1` never takes a cover: covers always need their code, so a page answered with a bare 1 is never
 mistaken for one.
@@ -128,7 +130,9 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
         select(Cover).where(Cover.team_id == team.id, Cover.starts_at == stretch.start, Cover.state == "open")
     )
     if open_one is not None:
-        return messages.cover_again(_when(team, stretch.start), open_one.request.code)
+        if open_one.asker_id == member.id:
+            return messages.cover_again(_when(team, stretch.start), open_one.request.code)
+        _moot(session, env, now, open_one.request, open_one)  # its shift is this member's now
     asked = _whom_to_ask(session, team, member, stretch)
     if not asked:
         return messages.cover_nobody()
@@ -221,9 +225,9 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     if not any(p.member_id == member.id for p in request.pages):
         return messages.unknown_code(request.code)
     if cover.state != "open" or now >= cover.starts_at:
-        return messages.cover_over(request.code)
+        return _ended(request, cover)
     if not _still_theirs(session, team, cover, now):
-        _end(session, env, now, request, cover, "moot")
+        _moot(session, env, now, request, cover, answering=member)
         return messages.cover_changed(request.code)
     won = session.execute(
         update(Request)
@@ -321,13 +325,14 @@ def decline(session: Session, env: Env, now: datetime, member: Member, request: 
     requests.lock(session, request)
     cover = session.get(Cover, request.id, populate_existing=True)
     assert cover is not None
-    mine = [p for p in request.pages if p.member_id == member.id and p.state == "pending"]
+    paged = [p for p in request.pages if p.member_id == member.id]
+    mine = [p for p in paged if p.state == "pending"]
     if not mine:
-        return (
-            messages.unknown_code(request.code)
-            if request.status == "open"
-            else messages.cover_over(request.code)
-        )
+        if request.status != "open":
+            return _ended(request, cover)
+        if any(p.state == "declined" for p in paged):
+            return messages.cover_passed(request.code)  # a second 2: the same answer
+        return messages.unknown_code(request.code)
     for page in mine:
         page.state, page.answered_at, page.answer_channel = "declined", now, "sms"
     if all(p.state != "pending" for p in request.pages) and cover.state == "open":
@@ -381,29 +386,66 @@ def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cov
     return True
 
 
+def _ended(request: Request, cover: Cover) -> str:
+    """Answer a reply to a cover that has ended, saying how it ended."""
+    if cover.state == "taken" and request.accepted_by is not None:
+        return messages.cover_taken(request.code, request.accepted_by.name)
+    if cover.state == "moot":
+        return messages.cover_changed(request.code)
+    return messages.cover_over(request.code)
+
+
+def _moot(
+    session: Session, env: Env, now: datetime, request: Request, cover: Cover, answering: Member | None = None
+) -> bool:
+    """End a cover whose shift is no longer the asker's; tell the asker and the peers still asked.
+
+    answering, a peer whose 1 found it moot, is told by the reply. Returns False if it had ended already.
+    """
+    waiting = [p.member for p in request.pages if p.state == "pending" and p.member is not answering]
+    if not _end(session, env, now, request, cover, "moot"):
+        return False
+    team = request.team
+    notify(
+        session, env, now, cover.asker, messages.cover_moot_asker(request.code, _when(team, cover.starts_at))
+    )
+    for peer in waiting:
+        notify(session, env, now, peer, messages.cover_moot_peer(request.code))
+    log.info("cover %s ended: its shift is no longer its asker's", request.code)
+    return True
+
+
 def run_due(session: Session, env: Env, now: datetime) -> int:
-    """End the covers whose shift began unanswered; alert the director of those nobody took by 12 h before."""
+    """End the covers whose shift began unanswered, or is no longer the asker's; alert the director of those
+    nobody took by 12 h before.
+
+    Every open cover is looked at (a few a team at most): whether its shift is still the asker's is known only
+    by working the shift out, and a change (an override, an AWAY) may come at any time.
+    """
     done = 0
-    begun = session.scalars(select(Cover).where(Cover.state == "open", Cover.starts_at <= now)).all()
-    for cover in begun:
-        if _end(session, env, now, cover.request, cover, "unanswered"):
-            team = cover.request.team
-            notices.claim(session, now, team, cover.asker, cover.starts_at)  # this text is their notice
-            notify(
-                session,
-                env,
-                now,
-                cover.asker,
-                messages.cover_unanswered(cover.request.code, _when(team, cover.ends_at)),
-            )
-            log.info("cover %s ended unanswered: the shift began", cover.request.code)
+    for cover in session.scalars(select(Cover).where(Cover.state == "open").order_by(Cover.starts_at)).all():
+        if not _still_theirs(session, cover.request.team, cover, now):
+            done += _moot(session, env, now, cover.request, cover)
+        elif cover.starts_at <= now:
+            done += _unanswered(session, env, now, cover)
+        elif cover.alerted_at is None and cover.alert_at <= now:
+            _alert(session, env, now, cover.request, cover, everyone_passed=False)
             done += 1
-    due = session.scalars(
-        select(Cover).where(
-            Cover.state == "open", Cover.alerted_at.is_(None), Cover.alert_at <= now, Cover.starts_at > now
-        )
-    ).all()
-    for cover in due:
-        _alert(session, env, now, cover.request, cover, everyone_passed=False)
-        done += 1
     return done
+
+
+def _unanswered(session: Session, env: Env, now: datetime, cover: Cover) -> bool:
+    """End a cover nobody took by the start of its shift, and tell its asker they are on call."""
+    if not _end(session, env, now, cover.request, cover, "unanswered"):
+        return False
+    team = cover.request.team
+    notices.claim(session, now, team, cover.asker, cover.starts_at)  # this text is their notice
+    notify(
+        session,
+        env,
+        now,
+        cover.asker,
+        messages.cover_unanswered(cover.request.code, _when(team, cover.ends_at)),
+    )
+    log.info("cover %s ended unanswered: the shift began", cover.request.code)
+    return True

@@ -631,6 +631,19 @@ def cover_changed(code: str) -> str:
     return f"COVER {code} is no longer needed: that shift changed meanwhile. Thank you."
 
 
+def cover_moot_asker(code: str, start: str) -> str:
+    """Tell the asker their cover ended because the shift is no longer theirs (an override, an AWAY)."""
+    return (
+        f"COVER {code} is closed: {start} is no longer your shift, so nobody needs to take it."
+        " SHIFTS lists yours."
+    )
+
+
+def cover_moot_peer(code: str) -> str:
+    """Tell the peers still asked that a cover is no longer needed."""
+    return f"COVER {code} is no longer needed: that shift changed hands. No need to answer, thank you."
+
+
 def cover_passed(code: str) -> str:
     """Confirm a pass on a cover."""
     return f"Thanks, passed on COVER {code}."

@@ -285,11 +285,8 @@ def test_a_cover_nobody_took_ends_when_its_shift_begins(
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Sgt. Lee Park"
 
 
-def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
-    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
-) -> None:
-    text(twilio, team["park"].phone, "COVER")
-    code, _, _ = the_cover(rt)
+def give_wednesday_to_chen(rt: Any, team: dict[str, Member], clock: Clock) -> None:
+    """Make Chen primary for Park's Wednesday by the director's override."""
     with rt.sessions() as session, session.begin():
         chen = session.get(Member, team["chen"].id)
         session.add(
@@ -301,9 +298,81 @@ def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
                 created_at=clock.now,
             )
         )
+
+
+def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    give_wednesday_to_chen(rt, team, clock)
     assert "no longer needed" in text(twilio, team["moss"].phone, f"1 {code}")
     assert the_cover(rt)[1] == "moot"
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
+    send(rt)
+    assert transport.to(team["park"].phone)[-1] == (
+        f"COVER {code} is closed: Wed 11 Mar 07:00 CDT is no longer your shift, so nobody needs to take it."
+        " SHIFTS lists yours."
+    )
+    assert transport.to(team["rivera"].phone)[-1] == (
+        f"COVER {code} is no longer needed: that shift changed hands. No need to answer, thank you."
+    )
+    assert len(transport.to(team["moss"].phone)) == 1  # the one who answered is told by the reply
+    for name in ("rivera", "moss"):  # a later answer is told the same, not that the shift began
+        assert "no longer needed" in text(twilio, team[name].phone, f"1 {code}")
+        assert "no longer needed" in text(twilio, team[name].phone, f"2 {code}")
+
+
+def test_a_cover_whose_shift_the_director_gave_away_ends_with_no_false_alert(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    clock.now = WEDNESDAY - timedelta(hours=12)  # when nobody having taken it would alert the director
+    rt.run(housekeeping)
+    send(rt)
+    assert the_cover(rt)[1] == "moot"
+    assert not any(code in body for body in transport.to(team["ortiz"].phone))
+    assert transport.to(team["park"].phone)[-1].startswith(f"COVER {code} is closed: Wed 11 Mar 07:00 CDT")
+    for name in ("rivera", "moss", "chen"):
+        assert f"COVER {code} is no longer needed: that shift changed hands." in " ".join(
+            transport.to(team[name].phone)
+        )
+    clock.now = WEDNESDAY
+    rt.run(housekeeping)
+    send(rt)
+    assert not any("Nobody took" in body for body in transport.to(team["park"].phone))
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
+
+
+def test_the_new_primary_of_a_shift_may_ask_cover_of_it_while_the_old_ask_is_open(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    old, _, _ = the_cover(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    reply = text(twilio, team["chen"].phone, "COVER tomorrow")
+    assert "Asked 3 peers to cover Wed 11 Mar 07:00 CDT" in reply and "already asked" not in reply
+    with rt.sessions() as session:
+        states = {c.request.code: (c.state, c.asker.name) for c in session.scalars(select(Cover))}
+    assert states[old] == ("moot", "Sgt. Lee Park") and len(states) == 2
+    assert ("open", "Ofc. Mei Chen") in states.values()
+
+
+def test_a_pass_after_the_cover_was_taken_is_told_who_took_it(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    assert "passed on COVER" in text(twilio, team["chen"].phone, f"2 {code}")
+    assert "passed on COVER" in text(twilio, team["chen"].phone, f"2 {code}")  # said twice: the same
+    text(twilio, team["moss"].phone, f"1 {code}")
+    assert f"COVER {code} was already taken by Det. Kim Moss" in text(
+        twilio, team["rivera"].phone, f"2 {code}"
+    )
 
 
 def test_covers_are_not_counted_in_the_report(
