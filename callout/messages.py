@@ -49,9 +49,17 @@ def duration(delta: timedelta) -> str:
     return f"{seconds // 3600} h"
 
 
-def requester_ack(team: str, limits: str) -> str:
-    """Acknowledge a new request: a peer is coming, the crisis lines, the limits of confidentiality."""
-    return f"{team}: a peer will contact you soon. {CRISIS} {limits} Text PRIVACY for details."
+def requester_ack(team: str, limits: str, testing: bool = False) -> str:
+    """Acknowledge a new request: a peer is coming, the crisis lines, the limits of confidentiality.
+
+    testing (the text was TEST: someone trying the line) adds "it works" where the two segments allow it.
+    """
+    ack = f"{team}: a peer will contact you soon. {CRISIS} {limits} Text PRIVACY for details."
+    if testing:
+        tried = ack.replace(": a peer will", ": it works. A peer will", 1)
+        if segments.segments(tried) <= ACK_SEGMENTS:
+            return tried
+    return ack
 
 
 def line_busy() -> str:
@@ -721,11 +729,4 @@ def test_unanswered(code: str, timeout: str) -> str:
     return (
         f"Test {code} got no answer in {timeout}. Text TEST to try again; "
         "if the page never came, tell the director."
-    )
-
-
-def requester_testing() -> str:
-    """Add to the acknowledgement of a requester who texted TEST: the line works, and a peer still calls."""
-    return (
-        "The line works. If you were only trying it, that's fine: the peer who contacts you will understand."
     )

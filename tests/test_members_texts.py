@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from callout import notices, rotation
+from callout import messages, notices, rotation
 from callout.housekeeping import handoff_notices, housekeeping, tick
 from callout.models import Member, Request, Team
+from callout.segments import segments
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, make_config, send, team_table
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -149,7 +151,10 @@ def test_a_non_member_who_texts_test_is_a_person_who_may_need_help(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
     reply = text(twilio, REQUESTER, "TEST")
-    assert "a peer will contact you soon" in reply and "988" in reply and "The line works" in reply
+    ack = messages.requester_ack("Odessa PD Peer Support", messages.DEFAULT_LIMITS, testing=True)
+    assert ack.startswith("Odessa PD Peer Support: it works. A peer will contact you soon. In danger now?")
+    assert ET.fromstring(reply).findtext("Message") == ack
+    assert segments(ack) <= messages.ACK_SEGMENTS  # the first reply's budget, as any first reply
     send(rt)
     assert transport.to(team["rivera"].phone)[0].startswith("Peer support request")
     with rt.sessions() as session:

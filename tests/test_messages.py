@@ -104,6 +104,7 @@ SAMPLES: dict[str, object] = {
     "shift_end": "Wed 07:00",
     "skill": "post-shooting",
     "start": "Tue 07:00",
+    "testing": True,
     "tally": "DEBRIEF K7QD: 2 responding: Rivera, Chen; 1 unable.",
     "team": "Odessa PD Peer Support",
     "tried": 5,
