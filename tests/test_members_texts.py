@@ -200,14 +200,27 @@ def test_a_missed_heads_up_goes_late_while_the_shift_lasts(
     assert transport.to(team["rivera"].phone) == []  # Rivera's shift is over: no late notice for it
 
 
+@pytest.mark.parametrize(
+    ("now", "span"),
+    [
+        (
+            datetime(2026, 3, 6, 20, tzinfo=CHICAGO),
+            "from Sat 07 Mar 07:00 CST to Sun 08 Mar 07:00 CDT",
+        ),  # 23 h
+        (
+            datetime(2026, 10, 30, 20, tzinfo=CHICAGO),
+            "from Sat 31 Oct 07:00 CDT to Sun 01 Nov 07:00 CST",
+        ),  # 25 h
+    ],
+)
 def test_heads_up_across_both_dst_changes_names_local_times(
-    rt: Any, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+    rt: Any, transport: RecordingTransport, team: dict[str, Member], clock: Clock, now: datetime, span: str
 ) -> None:
-    clock.now = datetime(2026, 10, 30, 20, tzinfo=CHICAGO)  # the shift of Sat 31 Oct lasts 25 hours
+    clock.now = now
     rt.run(notices.shift_notices)
     send(rt)
     (notice,) = [body for body in transport.sms if "heads-up" in body.body]
-    assert "from Sat 31 Oct 07:00 CDT to Sun 01 Nov 07:00 CST" in notice.body
+    assert span in notice.body
 
 
 def test_an_override_tells_the_new_primary_and_the_displaced_at_once(
