@@ -399,3 +399,41 @@ def test_covers_and_test_pages_are_not_on_the_console_board(
         row = session.scalar(select(Team))
         assert [r.kind for r in live_requests(session, row)] == ["support"]
         assert live_requests(session, row, support=False) == []
+
+
+def test_a_cover_lives_in_the_database_another_process_alerts_once_and_takes_it(
+    config: Any,
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+) -> None:
+    import service
+    from webhooks import create_app
+
+    text(twilio, team["park"].phone, "COVER")  # asked of the first process, which then goes away
+    code, _, _ = the_cover(rt)
+    send(rt)
+    restarted = RecordingTransport()
+    other = create_app(service.build(config, transport=restarted))
+    later = other.extensions["callout"]
+    try:
+        later.clock = later.sender.clock = clock
+        clock.now = WEDNESDAY - timedelta(hours=12)
+        later.run(housekeeping)
+        rt.run(housekeeping)  # both processes look: the director is alerted once
+        send(later)
+        send(rt)
+        alerts = restarted.to(team["ortiz"].phone) + transport.to(team["ortiz"].phone)
+        assert alerts == [
+            f"COVER {code}: Sgt. Lee Park asked for cover of Wed 11 Mar 07:00 CDT and nobody has taken it"
+            " yet. Please arrange it (an override)."
+        ]
+        webhooks = TwilioClient(other.test_client())
+        webhooks._sid = 1000  # Twilio's message ids are unique: not those the first process saw
+        taken = webhooks.sms(team["moss"].phone, f"1 {code}").get_data(as_text=True)
+        assert "Sgt. Lee Park's shift Wed 11 Mar 07:00 CDT to Thu 12 Mar 07:00 CDT is yours" in taken
+        assert primary_at(later, WEDNESDAY + timedelta(hours=1)) == "Det. Kim Moss"
+    finally:
+        later.close()
