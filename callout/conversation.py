@@ -342,7 +342,8 @@ def _shifts(session: Session, env: Env, now: datetime, member: Member, command: 
         for s in mine
     ]
     link = calendar.url(env, calendar.token_for(session, env, team, member, now))
-    return messages.shifts_list(listed, link)
+    fallback = member.role if member.role in env.team(team).escalation.fallback else None
+    return messages.shifts_list(listed, link, fallback)
 
 
 def _cover(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:

@@ -539,9 +539,18 @@ def no_longer_primary(team: str, start: str, end: str, begun: bool, taker: str |
     return f"{team}: you're no longer on call from {start} to {end}{instead}."
 
 
-def shifts_list(starts_ends: Sequence[tuple[str, str]], link: str) -> str:
-    """List a member's next shifts and their calendar link (SHIFTS)."""
-    if not starts_ends:
+def shifts_list(starts_ends: Sequence[tuple[str, str]], link: str, fallback_role: str | None = None) -> str:
+    """List a member's next shifts and their calendar link (SHIFTS).
+
+    fallback_role, for a member paged after the peers (the psychologist, say), keeps "no shifts" from
+    reading as "never paged".
+    """
+    if not starts_ends and fallback_role is not None:
+        listed = (
+            f"You have no shifts as first to be paged; as the {fallback_role} you're paged whenever the peers"
+            " on call don't answer."
+        )
+    elif not starts_ends:
         listed = "You have no on-call shifts in the next 90 days."
     else:
         listed = "Your next shifts: " + "; ".join(f"{start} to {end}" for start, end in starts_ends) + "."

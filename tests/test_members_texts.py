@@ -72,10 +72,20 @@ def test_shifts_of_the_primary_starts_with_the_shift_running(
 
 
 def test_shifts_of_a_member_off_the_rotation_says_so(
-    twilio: TwilioClient, team: dict[str, Member], clock: Clock
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
+    # The psychologist is paged after the peers (the fallback): "no shifts" must not read as "never paged".
+    assert (
+        "You have no shifts as first to be paged; as the psychologist you're paged whenever the peers on call"
+        " don't answer. Your calendar: https://" in text(twilio, team["cruz"].phone, "SHIFTS")
+    )
+    with rt.sessions() as session, session.begin():
+        session.get(Member, team["moss"].id).active = False
+        session.add(
+            Member(team_id=team["moss"].team_id, name="Brooks", phone="+14325550188", role="dispatch")
+        )
     assert "You have no on-call shifts in the next 90 days. Your calendar: https://" in text(
-        twilio, team["cruz"].phone, "SHIFTS"
+        twilio, "+14325550188", "SHIFTS"
     )
 
 
