@@ -302,3 +302,36 @@ def test_heads_up_off_keeps_the_handoff_text(database_url: str, transport: Recor
         )
     finally:
         rt.close()
+
+
+# --- the guide ----------------------------------------------------------------------------------------
+
+
+def test_the_members_guide_quotes_the_texts_as_they_are_sent() -> None:
+    from tests.e2e import ROOT
+
+    lines = (ROOT / "docs" / "members.md").read_text().splitlines()
+    guide = " ".join(" ".join(line.removeprefix(">").strip() for line in lines).split())
+    start, end, team = "Wed 11 Mar 07:00 CDT", "Thu 12 Mar 07:00 CDT", "Odessa PD Peer Support"
+    sent = [
+        messages.page("K7QD", "support", "5 min"),
+        messages.page("K7QD", "test", "5 min"),
+        messages.shift_notice(team, start, end, begun=False),
+        messages.now_primary(team, "", "Tue 10 Mar 13:00 CDT", True, "Ofc. Dana Rivera can't be paged then"),
+        messages.shifts_list(
+            [
+                (start, end),
+                ("Sat 14 Mar 07:00 CDT", "Sun 15 Mar 07:00 CDT"),
+                ("Tue 17 Mar 07:00 CDT", "Wed 18 Mar 07:00 CDT"),
+            ],
+            "https://peer.example.org/calendar/....ics",
+        ),
+        messages.cover_asked("Q9C9", 3, start, end),
+        messages.cover_page("Q9C9", "Sgt. Lee Park", start, end),
+        messages.cover_moot_asker("Q9C9", start),
+        messages.requester_ack(team, messages.DEFAULT_LIMITS),
+        messages.privacy_statement("24 h", messages.DEFAULT_LIMITS),
+        messages.help_text("peer"),
+    ]
+    for text in sent:
+        assert text in guide, text
