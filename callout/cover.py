@@ -105,9 +105,15 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
     mine = [s for s in shifts.stretches_of(ahead, member, after=now) if s.start > now]
     running = next((s for s in shifts.stretches_of(ahead, member, after=now) if s.start <= now), None)
     if day_text:
-        day = parse_day(day_text, now.astimezone(zone).date())
+        today = now.astimezone(zone).date()
+        day = parse_day(day_text, today)
         if day is None:
             return messages.cover_usage()
+        if ahead and not ahead[0].day <= day <= ahead[-1].day:  # "isn't your shift" would be a guess
+            named = day.strftime("%a %d %b") + (f" {day.year}" if day.year != today.year else "")
+            if day < ahead[0].day:
+                return messages.cover_past(named)
+            return messages.cover_too_far(named, (day - shifts.HORIZON).strftime("%a %d %b"))
         wanted = [s for s in _per_shift(ahead, member) if _shift_day(team, s) == day]
         if (
             running is not None

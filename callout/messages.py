@@ -582,8 +582,21 @@ def cover_begun(end: str) -> str:
 
 def cover_not_yours(day: str, mine: Sequence[str]) -> str:
     """Refuse COVER of a day that is not the member's, naming their next shifts."""
-    listed = f" Your next: {', '.join(mine)}." if mine else " You have no shift in the next 90 days."
-    return f"{day} isn't your shift.{listed} Text COVER with one of those dates."
+    if not mine:
+        return f"{day} isn't your shift. You have no shift in the next 90 days."
+    return f"{day} isn't your shift. Your next: {', '.join(mine)}. Text COVER with one of those dates."
+
+
+def cover_past(day: str) -> str:
+    """Refuse COVER of a day gone by."""
+    return (
+        f"{day} has passed. COVER asks about a shift to come: your next, or the one of a date such as 12/24."
+    )
+
+
+def cover_too_far(day: str, ask_from: str) -> str:
+    """Refuse COVER of a day beyond the 90 days the rotation is worked out for."""
+    return f"{day} is more than 90 days ahead, too far to know whose shift it is. Ask again from {ask_from}."
 
 
 def cover_again(start: str, code: str | None) -> str:

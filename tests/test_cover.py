@@ -192,6 +192,18 @@ def test_a_cover_code_is_never_a_live_request_code(
             "Thu 12 Mar isn't your shift. Your next: Wed 11 Mar 07:00 CDT, Sun 15 Mar 07:00 CDT,",
         ),
         ("rivera", "COVER today", "Your shift has begun (until Wed 11 Mar 07:00 CDT)"),
+        ("park", "COVER 3/9/26", "Mon 09 Mar has passed. COVER asks about a shift to come"),
+        (
+            "park",
+            "COVER 3/9",
+            "Tue 09 Mar 2027 is more than 90 days ahead, too far to know whose shift it is.",
+        ),
+        (
+            "park",
+            "COVER 12/24",
+            "Thu 24 Dec is more than 90 days ahead, too far to know whose shift it is. Ask"
+            " again from Fri 25 Sep.",
+        ),
     ],
 )
 def test_bad_covers_get_a_clear_reply_and_ask_nobody(

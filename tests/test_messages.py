@@ -105,6 +105,7 @@ SAMPLES: dict[str, object] = {
     "skill": "post-shooting",
     "start": "Tue 07:00",
     "testing": True,
+    "ask_from": "Sat 26 Sep",
     "fallback_role": "psychologist",
     "tally": "DEBRIEF K7QD: 2 responding: Rivera, Chen; 1 unable.",
     "team": "Odessa PD Peer Support",
