@@ -142,6 +142,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
     asked = _whom_to_ask(session, team, member, stretch)
     if not asked:
         return messages.cover_nobody()
+    soon = stretch.start - ALERT_BEFORE <= now  # past the time the director would be alerted: at once
     request = Request(
         team=team,
         code=requests.new_code(session, team),
@@ -164,6 +165,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
                     starts_at=stretch.start,
                     ends_at=stretch.end,
                     alert_at=max(stretch.start - ALERT_BEFORE, now),
+                    alerted_at=now if soon else None,  # told below, with the ask
                     state="open",
                 )
             )
@@ -177,10 +179,13 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
         session.flush()
         body = messages.cover_page(request.code, member.name, start, end)
         enqueue_sms(session, env, now, team, peer.phone, body, purpose="page", request=request, page=page)
+    if soon:
+        for director in rotation.directors_to_tell(session, team, now):
+            notify(session, env, now, director, messages.cover_alert_soon(request.code, member.name, start))
     log.info(
         "cover %s: %s asks %d peers for %s", request.code, member.name, len(asked), stretch.start.isoformat()
     )
-    return messages.cover_asked(request.code, len(asked), start, end)
+    return messages.cover_asked(request.code, len(asked), start, end, director_told=soon)
 
 
 def _per_shift(ahead: list[shifts.Shift], member: Member, after: datetime | None = None) -> list[Stretch]:

@@ -612,12 +612,13 @@ def cover_nobody() -> str:
     return "No other peer can be asked (all away or opted out). Please call the director to arrange cover."
 
 
-def cover_asked(code: str, count: int, start: str, end: str) -> str:
-    """Confirm a COVER to the peer who asked."""
+def cover_asked(code: str, count: int, start: str, end: str, director_told: bool = False) -> str:
+    """Confirm a COVER to the peer who asked (and that the director knows, when the shift is near)."""
     peers = f"{count} peer{'s' * (count != 1)}"
+    told = " It's less than 12 h away, so the director knows too." if director_told else ""
     return (
         f"Asked {peers} to cover {start} to {end} (COVER {code}). "
-        "We'll text you who takes it; until then it's yours."
+        f"We'll text you who takes it; until then it's yours.{told}"
     )
 
 
@@ -700,6 +701,14 @@ def cover_alert(code: str, asker: str, start: str, everyone_passed: bool) -> str
     """Alert the director that nobody has taken a cover."""
     why = "every peer asked passed" if everyone_passed else "nobody has taken it yet"
     return f"COVER {code}: {asker} asked for cover of {start} and {why}. Please arrange it (an override)."
+
+
+def cover_alert_soon(code: str, asker: str, start: str) -> str:
+    """Tell the director, at once, of a cover asked less than 12 h before its shift."""
+    return (
+        f"COVER {code}: {asker} asks for cover of {start}, less than 12 h away; the other peers are asked."
+        " You'll hear if one takes it; if not, please arrange it (an override)."
+    )
 
 
 def cover_alert_asker(code: str, start: str) -> str:

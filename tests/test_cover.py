@@ -266,6 +266,29 @@ def test_nobody_taking_it_by_12_hours_before_alerts_the_director_once(
     )
 
 
+def test_a_cover_asked_less_than_12_hours_ahead_tells_the_director_with_the_ask_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    clock.now = WEDNESDAY - timedelta(hours=6)
+    reply = text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    assert "until then it's yours. It's less than 12 h away, so the director knows too." in reply
+    send(rt)
+    alert = (
+        f"COVER {code}: Sgt. Lee Park asks for cover of Wed 11 Mar 07:00 CDT, less than 12 h away; the other"
+        " peers are asked. You'll hear if one takes it; if not, please arrange it (an override)."
+    )
+    assert transport.to(team["ortiz"].phone) == [alert]
+    clock.advance(minutes=1)
+    rt.run(housekeeping)
+    send(rt)
+    assert transport.to(team["ortiz"].phone) == [alert]  # not a second time
+    assert not any("Nobody has taken" in body for body in transport.to(team["park"].phone))
+    text(twilio, team["moss"].phone, f"1 {code}")
+    send(rt)
+    assert transport.to(team["ortiz"].phone)[-1].startswith(f"COVER {code}: Det. Kim Moss takes")
+
+
 def test_when_everyone_asked_passes_the_director_is_alerted_at_once(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:

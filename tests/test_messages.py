@@ -105,6 +105,7 @@ SAMPLES: dict[str, object] = {
     "skill": "post-shooting",
     "start": "Tue 07:00",
     "testing": True,
+    "director_told": True,
     "ask_from": "Sat 26 Sep",
     "fallback_role": "psychologist",
     "tally": "DEBRIEF K7QD: 2 responding: Rivera, Chen; 1 unable.",
