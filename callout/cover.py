@@ -347,7 +347,10 @@ def decline(session: Session, env: Env, now: datetime, member: Member, request: 
     for page in mine:
         page.state, page.answered_at, page.answer_channel = "declined", now, "sms"
     if all(p.state != "pending" for p in request.pages) and cover.state == "open":
-        _alert(session, env, now, request, cover, everyone_passed=True)
+        if _still_theirs(session, request.team, cover, now):
+            _alert(session, env, now, request, cover, everyone_passed=True)
+        else:  # nobody needs to take it: no alert
+            _moot(session, env, now, request, cover, answering=member)
     return messages.cover_passed(request.code)
 
 

@@ -383,6 +383,20 @@ def test_a_cover_whose_shift_the_director_gave_away_ends_with_no_false_alert(
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
 
 
+def test_everyone_passing_on_a_cover_whose_shift_changed_hands_alerts_nobody(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    for name in ("rivera", "moss", "chen"):
+        text(twilio, team[name].phone, f"2 {code}")
+    send(rt)
+    assert the_cover(rt)[1] == "moot"
+    assert not any(code in body for body in transport.to(team["ortiz"].phone))
+    assert transport.to(team["park"].phone)[-1].startswith(f"COVER {code} is closed")
+
+
 def test_the_new_primary_of_a_shift_may_ask_cover_of_it_while_the_old_ask_is_open(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
