@@ -687,9 +687,7 @@ def cover_stand_down(code: str, taker: str) -> str:
 
 def cover_done_asker(code: str, taker: str, start: str, end: str) -> str:
     """Tell the asker who took their shift."""
-    return (
-        f"{taker} takes your shift {start} to {end} (COVER {code}). You're off it; thanks for asking early."
-    )
+    return f"{taker} takes your shift {start} to {end} (COVER {code}). You're off it."
 
 
 def cover_done_director(code: str, taker: str, asker: str, start: str, end: str) -> str:

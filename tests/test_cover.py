@@ -124,7 +124,7 @@ def test_the_first_1_code_takes_it_as_an_override_and_everyone_is_told(
     send(rt)
     assert transport.to(team["park"].phone)[-1] == (
         f"Det. Kim Moss takes your shift Wed 11 Mar 07:00 CDT to Thu 12 Mar 07:00 CDT (COVER {code}). "
-        "You're off it; thanks for asking early."
+        "You're off it."
     )
     assert transport.to(team["ortiz"].phone) == [
         f"COVER {code}: Det. Kim Moss takes Sgt. Lee Park's shift Wed 11 Mar 07:00 CDT"
