@@ -236,10 +236,10 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     if not any(p.member_id == member.id for p in request.pages):
         return messages.unknown_code(request.code)
     if cover.state != "open" or now >= cover.starts_at:
-        return _ended(request, cover)
+        return _ended(session, request, cover, member, now)
     if not _still_theirs(session, team, cover, now):
         _moot(session, env, now, request, cover, answering=member)
-        return messages.cover_changed(request.code)
+        return _changed(session, request, cover, member, now)
     won = session.execute(
         update(Request)
         .where(Request.id == request.id, Request.accepted_by_id.is_(None), Request.status == "open")
@@ -293,12 +293,17 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     return messages.cover_yours(asker.name, start, end)
 
 
-def _still_theirs(session: Session, team: Team, cover: Cover, now: datetime) -> bool:
-    """Tell whether the asker is still the primary when the stretch begins (the plan may have changed)."""
+def _holder(session: Session, team: Team, cover: Cover, now: datetime) -> Member | None:
+    """Return who is primary when the cover's stretch begins, as the plan stands now (None: nobody)."""
     (shift,) = shifts.team_shifts(
         session, team, cover.starts_at, cover.starts_at + timedelta(microseconds=1), now
     )
-    primary = shift.primary_at(cover.starts_at)
+    return shift.primary_at(cover.starts_at)
+
+
+def _still_theirs(session: Session, team: Team, cover: Cover, now: datetime) -> bool:
+    """Tell whether the asker is still the primary when the stretch begins (the plan may have changed)."""
+    primary = _holder(session, team, cover, now)
     return primary is not None and primary.id == cover.asker_id
 
 
@@ -340,7 +345,7 @@ def decline(session: Session, env: Env, now: datetime, member: Member, request: 
     mine = [p for p in paged if p.state == "pending"]
     if not mine:
         if request.status != "open":
-            return _ended(request, cover)
+            return _ended(session, request, cover, member, now)
         if any(p.state == "declined" for p in paged):
             return messages.cover_passed(request.code)  # a second 2: the same answer
         return messages.unknown_code(request.code)
@@ -400,12 +405,12 @@ def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cov
     return True
 
 
-def _ended(request: Request, cover: Cover) -> str:
-    """Answer a reply to a cover that has ended, saying how it ended."""
+def _ended(session: Session, request: Request, cover: Cover, member: Member, now: datetime) -> str:
+    """Answer member's reply to a cover that has ended, saying how it ended."""
     if cover.state == "taken" and request.accepted_by is not None:
         return messages.cover_taken(request.code, request.accepted_by.name)
-    if cover.state == "moot":
-        return messages.cover_changed(request.code)
+    if cover.state == "moot" and now < cover.starts_at:
+        return _changed(session, request, cover, member, now)
     return messages.cover_over(request.code)
 
 
@@ -420,13 +425,29 @@ def _moot(
     if not _end(session, env, now, request, cover, "moot"):
         return False
     team = request.team
-    notify(
-        session, env, now, cover.asker, messages.cover_moot_asker(request.code, _when(team, cover.starts_at))
-    )
+    holder = _holder(session, team, cover, now)
+    start = _when(team, cover.starts_at)
+    closed = messages.cover_moot_asker(request.code, start, holder.name if holder else None)
+    notify(session, env, now, cover.asker, closed)
     for peer in waiting:
-        notify(session, env, now, peer, messages.cover_moot_peer(request.code))
+        notify(session, env, now, peer, _changed(session, request, cover, peer, now, holder))
     log.info("cover %s ended: its shift is no longer its asker's", request.code)
     return True
+
+
+def _changed(
+    session: Session,
+    request: Request,
+    cover: Cover,
+    peer: Member,
+    now: datetime,
+    holder: Member | None = None,
+) -> str:
+    """Tell a peer asked that a cover is no longer needed, and who has the shift now (them, perhaps)."""
+    holder = holder or _holder(session, request.team, cover, now)
+    if holder is None:
+        return messages.cover_changed(request.code)
+    return messages.cover_changed(request.code, holder.name, yours=holder.id == peer.id)
 
 
 def run_due(session: Session, env: Env, now: datetime) -> int:

@@ -657,22 +657,24 @@ def cover_over(code: str) -> str:
     return f"COVER {code} is over: its shift has begun. Thank you."
 
 
-def cover_changed(code: str) -> str:
-    """Answer a 1 to a cover whose shift changed hands meanwhile."""
-    return f"COVER {code} is no longer needed: that shift changed meanwhile. Thank you."
+def cover_changed(code: str, holder: str | None = None, yours: bool = False) -> str:
+    """Tell a peer asked that a cover is no longer needed: its shift changed hands (to whom, when known)."""
+    if yours:
+        now = "that shift is yours now (SHIFTS lists yours)"
+    elif holder:
+        now = f"{holder} has that shift now"
+    else:
+        now = "that shift changed hands"
+    return f"COVER {code} is no longer needed: {now}. Thank you."
 
 
-def cover_moot_asker(code: str, start: str) -> str:
+def cover_moot_asker(code: str, start: str, holder: str | None = None) -> str:
     """Tell the asker their cover ended because the shift is no longer theirs (an override, an AWAY)."""
+    has_it = f" ({holder} has it now)" if holder else ""
     return (
-        f"COVER {code} is closed: {start} is no longer your shift, so nobody needs to take it."
+        f"COVER {code} is closed: {start} is no longer your shift{has_it}, so nobody needs to take it."
         " SHIFTS lists yours."
     )
-
-
-def cover_moot_peer(code: str) -> str:
-    """Tell the peers still asked that a cover is no longer needed."""
-    return f"COVER {code} is no longer needed: that shift changed hands. No need to answer, thank you."
 
 
 def cover_passed(code: str) -> str:

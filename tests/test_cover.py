@@ -342,16 +342,21 @@ def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
     code, _, _ = the_cover(rt)
     send(rt)
     give_wednesday_to_chen(rt, team, clock)
-    assert "no longer needed" in text(twilio, team["moss"].phone, f"1 {code}")
+    assert f"COVER {code} is no longer needed: Ofc. Mei Chen has that shift now." in text(
+        twilio, team["moss"].phone, f"1 {code}"
+    )
     assert the_cover(rt)[1] == "moot"
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
     send(rt)
     assert transport.to(team["park"].phone)[-1] == (
-        f"COVER {code} is closed: Wed 11 Mar 07:00 CDT is no longer your shift, so nobody needs to take it."
-        " SHIFTS lists yours."
+        f"COVER {code} is closed: Wed 11 Mar 07:00 CDT is no longer your shift (Ofc. Mei Chen has it now), so"
+        " nobody needs to take it. SHIFTS lists yours."
     )
     assert transport.to(team["rivera"].phone)[-1] == (
-        f"COVER {code} is no longer needed: that shift changed hands. No need to answer, thank you."
+        f"COVER {code} is no longer needed: Ofc. Mei Chen has that shift now. Thank you."
+    )
+    assert transport.to(team["chen"].phone)[-1] == (
+        f"COVER {code} is no longer needed: that shift is yours now (SHIFTS lists yours). Thank you."
     )
     assert len(transport.to(team["moss"].phone)) == 1  # the one who answered is told by the reply
     for name in ("rivera", "moss"):  # a later answer is told the same, not that the shift began
@@ -373,9 +378,7 @@ def test_a_cover_whose_shift_the_director_gave_away_ends_with_no_false_alert(
     assert not any(code in body for body in transport.to(team["ortiz"].phone))
     assert transport.to(team["park"].phone)[-1].startswith(f"COVER {code} is closed: Wed 11 Mar 07:00 CDT")
     for name in ("rivera", "moss", "chen"):
-        assert f"COVER {code} is no longer needed: that shift changed hands." in " ".join(
-            transport.to(team[name].phone)
-        )
+        assert f"COVER {code} is no longer needed: " in " ".join(transport.to(team[name].phone))
     clock.now = WEDNESDAY
     rt.run(housekeeping)
     send(rt)

@@ -328,7 +328,7 @@ def test_the_members_guide_quotes_the_texts_as_they_are_sent() -> None:
         ),
         messages.cover_asked("Q9C9", 3, start, end),
         messages.cover_page("Q9C9", "Sgt. Lee Park", start, end),
-        messages.cover_moot_asker("Q9C9", start),
+        messages.cover_moot_asker("Q9C9", start, "Ofc. Mei Chen"),
         messages.requester_ack(team, messages.DEFAULT_LIMITS),
         messages.privacy_statement("24 h", messages.DEFAULT_LIMITS),
         messages.help_text("peer"),

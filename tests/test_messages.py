@@ -105,6 +105,8 @@ SAMPLES: dict[str, object] = {
     "skill": "post-shooting",
     "start": "Tue 07:00",
     "testing": True,
+    "holder": "Ofc. Mei Chen",
+    "yours": False,
     "director_told": True,
     "ask_from": "Sat 26 Sep",
     "fallback_role": "psychologist",
