@@ -101,11 +101,19 @@ def test_the_team_feed_makes_dst_change_shifts_23_and_25_hours_long(
     start, end = change.decoded("dtstart"), change.decoded("dtend")
     assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=hours)
     assert (start.hour, end.hour) == (7, 7)
-    # a phone reading the VTIMEZONE gets the same offsets as the zone database
-    assert str(cal.walk("VTIMEZONE")[0]["tzid"]) == "America/Chicago"
     utc = [e.decoded("dtstart").astimezone(UTC) for e in shifts]
     lengths = {b - a for a, b in pairwise(utc)}
     assert lengths == {timedelta(hours=24), timedelta(hours=hours)}
+    # A phone without the zone database reads the feed's own VTIMEZONE: built from it alone, every start and
+    # end (07:00 as written) falls at the same instant as by the zone database.
+    (vtimezone,) = cal.walk("VTIMEZONE")
+    assert str(vtimezone["tzid"]) == "America/Chicago"
+    own = vtimezone.to_tz(lookup_tzid=False)
+    assert not isinstance(own, ZoneInfo)
+    for event in shifts:
+        for key in ("dtstart", "dtend"):
+            written = event.decoded(key)
+            assert written.replace(tzinfo=own).astimezone(UTC) == written.astimezone(UTC), (key, written)
 
 
 def test_feeds_show_overrides_covers_and_away_and_names_only(
