@@ -293,6 +293,30 @@ QUOTES: list[tuple[str, str, str]] = [
         "Remember the limits: ...",
         messages.limits_reminder(LIMITS),
     ),
+    (
+        "members.md",
+        "Peer support is confidential except where the law requires otherwise, such as a threat to "
+        "your life or someone else's, or a crime. Your words go only to the peer and are never "
+        "stored. Your number is encrypted and erased 24 h after your request ends. We keep only the"
+        " time, outcome and topic.",
+        messages.privacy_statement(messages.duration(timedelta(hours=24)), LIMITS),
+    ),
+    (
+        "members.md",
+        "COVER Q9C9 is closed: Wed 11 Mar 07:00 CDT is no longer your shift (Ofc. Mei Chen has it now), "
+        "so nobody needs to take it. SHIFTS lists yours.",
+        messages.cover_moot_asker("Q9C9", WED, "Ofc. Mei Chen"),
+    ),
+    (
+        "members.md",
+        "Odessa PD Peer Support: it works. A peer will contact you soon.",
+        messages.requester_ack(TEAM, LIMITS, testing=True),
+    ),
+    (
+        "director.md",
+        "... asks for cover of Wed 11 Mar 07:00 CDT, less than 12 h away; the other peers are asked.",
+        messages.cover_alert_soon("Q9C9", "Ofc. Sam Park", WED),
+    ),
     # twilio.md
     (
         "twilio.md",
