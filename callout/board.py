@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from callout import debrief, requests, rotation
 from callout.env import Env
-from callout.models import Page, PageState, Request, RequestKind, RequestStatus, Team
+from callout.models import Channel, Page, PageState, Request, RequestKind, RequestStatus, Team
 
 COVERAGE_DAYS = 7
 TIER_ROLE = {"peer": "peer", "psychologist": "psychologist", "director": "director", "debrief": "team"}
@@ -30,7 +30,7 @@ class Row:
 
     code: str
     kind: str  # support | dispatch | debrief
-    channel: str
+    channel: str  # sms | voice | api | console (a page or debrief opened by a console user)
     opened_at: datetime
     status: str  # open | accepted | exhausted
     step: int
@@ -84,7 +84,9 @@ def _row(request: Request, user_id: int | None) -> Row:
     return Row(
         code=request.code,
         kind=request.kind,
-        channel=request.channel,
+        channel="console"
+        if request.channel == Channel.API and request.opened_by_user_id
+        else request.channel,
         opened_at=request.opened_at,
         status=request.status,
         step=request.step,
