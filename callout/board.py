@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from callout import debrief, requests, rotation
+from callout import debrief, durations, requests, rotation
 from callout.env import Env
 from callout.models import Channel, Page, PageState, Request, RequestKind, RequestStatus, Team
 
@@ -177,14 +177,7 @@ def board(
 
 def age(now: datetime, since: datetime) -> str:
     """Return how long ago since was, as a board shows it: "45s", "12 min", "3 h 05"."""
-    seconds = max(0, int((now - since).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    return durations.board(now - since)
 
 
 def remaining(now: datetime, deadline: datetime | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Durations as text, one form per reader: the config file's, a text message's, the statistics', a sentence's.
+"""Durations as text, one form per reader: config, text messages, statistics, the console's board, sentences.
 
 Every duration Callout writes is written here, so that one reader never sees two forms of it and a form is
 picked by its name. Each form is asserted by tests and seen by people: they differ on purpose.
@@ -40,6 +40,18 @@ def clock(seconds: float | None) -> str:
     if whole < 3600:
         return f"{whole // 60}m {whole % 60:02d}s"
     return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+
+
+def board(delta: timedelta) -> str:
+    """Return an age or a time left as the console's board shows it: "45s", "12 min", "3 h 05", "2 d 4 h"."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 def words(delta: timedelta) -> str:
