@@ -12,9 +12,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callout import requests
+from callout import escalation, requests
 from callout.env import Env
-from callout.escalation import advance, exhaust
 from callout.logsafe import described
 from callout.models import Page, PageState, Request, RequestKind, RequestStatus
 from callout.outbox import enqueue_call
@@ -49,7 +48,7 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
                 if env.configured(request.team) is None:
                     _orphaned(session, env, now, request, step)
                 else:
-                    advance(session, env, now, request, expected_step=step)
+                    escalation.advance(session, env, now, request, expected_step=step)
         except Exception as exc:
             log.error(
                 "request %s: step %d could not be fired, retried next tick: %s",
@@ -71,7 +70,7 @@ def _orphaned(session: Session, env: Env, now: datetime, request: Request, step:
     if claimed.rowcount == 1:  # type: ignore[attr-defined]
         requests.lock(session, request)
         log.error("request %s: team %s is no longer configured; ending it", request.code, request.team.slug)
-        exhaust(session, env, now, request)
+        escalation.exhaust(session, env, now, request)
 
 
 def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
