@@ -142,7 +142,11 @@ def _follow_up(request: Request, body: str) -> Reply:
     if request.status == "accepted" and holder is not None:
         if holder.opted_out:  # texts cannot reach them; they have the number and call
             return Reply(messages.requester_accepted(), request_id=request.id)
-        log.info("request %s: relaying a follow-up to %s", request.code, holder.name)
+        log.info(
+            "request %s: relaying a follow-up to %s",
+            request.code,
+            requests.logged(request, holder.name, holder.role),
+        )
         return Reply(None, [(holder.phone, messages.relay(request.code, body))], request.id)
     return Reply(messages.requester_waiting(), request_id=request.id)
 

@@ -232,7 +232,12 @@ def accept(
     if won.rowcount != 1:  # type: ignore[attr-defined]
         holder = request.accepted_by.name if request.accepted_by else "someone else"
         return messages.already_taken(request.code, holder)
-    log.info("request %s accepted by %s via %s", request.code, member.name, channel)
+    log.info(
+        "request %s accepted by %s via %s",
+        request.code,
+        requests.logged(request, member.name, member.role),
+        channel,
+    )
     for page in request.pages:
         if page.member_id == member.id and page.state in ("pending", "timeout", "declined", "failed"):
             page.state, page.answered_at, page.answer_channel = "accepted", now, channel
@@ -284,7 +289,7 @@ def decline(
         return messages.no_open_page()
     for page in mine:
         page.state, page.answered_at, page.answer_channel = "declined", now, channel
-    log.info("request %s declined by %s", request.code, member.name)
+    log.info("request %s declined by %s", request.code, requests.logged(request, member.name, member.role))
     step = request.step
     advance_if_step_done(session, env, now, request)
     return messages.declined(request.code, next_paged=request.step != step or request.status != "open")
@@ -297,7 +302,8 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
     if page.state != "pending":
         return
     page.state = "failed"
-    log.warning("request %s: page to %s %s", page.request.code, page.member.name, status)
+    who = requests.logged(page.request, page.member.name, page.tier)
+    log.warning("request %s: page to %s %s", page.request.code, who, status)
     advance_if_step_done(session, env, now, page.request)
 
 
@@ -315,7 +321,7 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
         if page.member_id == member.id and page.state == "accepted":
             page.state = "released"
     session.flush()
-    log.info("request %s released by %s", request.code, member.name)
+    log.info("request %s released by %s", request.code, requests.logged(request, member.name, member.role))
     advance(session, env, now, request, expected_step=request.step)
     if request.status == "exhausted":  # nobody was left to page: say so, and who was told
         directors = rotation.directors_to_tell(session, request.team, now)
@@ -399,7 +405,8 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
             assert page is not None
             session.refresh(page)
             enqueue_call(session, env, now, page)
-            log.info("request %s: calling %s", page.request.code, page.member.name)
+            who = requests.logged(page.request, page.member.name, page.tier)
+            log.info("request %s: calling %s", page.request.code, who)
     return len(due)
 
 

@@ -48,6 +48,15 @@ class AlreadyOpen(Exception):
         self.request = request
 
 
+def logged(request: Request, name: str, role: str) -> str:
+    """Return how a log line about request names a member: by role alone when a requester or a TALK opened it.
+
+    Who was paged for a member's own TALK is everyone but the one who asked: a log naming them would give
+    away what the purge erases from the database. Codes, steps and roles say enough to follow a request.
+    """
+    return f"a {role}" if request.kind == "support" else f"{name} ({role})"
+
+
 def minutes(delta: timedelta) -> str:
     """Return a duration as people say it: "90s", "5 min", "2 h"."""
     return messages.duration(delta)
@@ -185,7 +194,7 @@ def page_member(
         page=page,
         validity=timeout,
     )
-    log.info("request %s step %d: paging %s (%s)", request.code, request.step, member.name, tier)
+    log.info("request %s step %d: paging %s", request.code, request.step, logged(request, member.name, tier))
     return page
 
 

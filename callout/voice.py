@@ -211,7 +211,11 @@ def _record_acceptance(
     taken = messages.call_taken(request.code, caller)
     text = consent.with_reminder(session, env, now, member, request, taken)
     notify(session, env, now, member, text, request)
-    log.info("request %s accepted by %s via voice", request.code, member.name)
+    log.info(
+        "request %s accepted by %s via voice",
+        request.code,
+        requests.logged(request, member.name, member.role),
+    )
 
 
 def _take_over(

@@ -252,7 +252,8 @@ def test_it_never_logs_a_requesters_number_or_words_even_at_debug(
     walk = open_accept_and_relay(rt, twilio, fake, roster, database_url)
     close_and_purge(rt, twilio, roster, walk, clock)
 
-    assert f"request {walk.code}" in caplog.text and "Rivera" in caplog.text  # logs name codes and members
+    assert f"request {walk.code}" in caplog.text and "a peer" in caplog.text  # codes and roles, never names
+    assert "Rivera" not in caplog.text  # who handled whose request is nothing for a log (issue 10: 9)
     assert secrets_in(caplog.text) == []
 
 

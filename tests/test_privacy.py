@@ -246,6 +246,51 @@ def test_the_purge_leaves_no_trace_of_who_asked_for_themselves(
         assert request.contact_key is None  # nothing left that leads to Rivera
 
 
+def test_the_log_names_no_member_in_connection_with_a_talk(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: DeletingTransport,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from callout.housekeeping import purge
+    from callout.transport import TransportError
+
+    crew = add_roster(
+        rt,
+        rivera=("Ofc. Dana Rivera", "peer"),
+        chen=("Sgt. Lee Chen", "peer"),
+        ortiz=("Det. Sam Ortiz", "peer"),
+        patel=("Dr. Ana Patel", "psychologist"),
+        nguyen=("Lt. Ray Nguyen", "director"),
+    )
+    caplog.set_level(logging.DEBUG)
+    transport.fail[crew["patel"].phone] = TransportError("Twilio error 21211", permanent=True, code=21211)
+    twilio.sms(crew["rivera"].phone, "TALK")  # the primary asks for support: every other member is paged
+    send(rt)
+    clock.advance(minutes=2, seconds=1)
+    tick(rt)  # Chen is phoned
+    clock.advance(minutes=3)
+    tick(rt)  # Chen's step times out: Ortiz is paged
+    twilio.sms(crew["ortiz"].phone, "2")  # the psychologist's page fails: the director is paged
+    send(rt)
+    code = the_request(rt).code
+    twilio.sms(crew["nguyen"].phone, "1")
+    twilio.sms(crew["rivera"].phone, "thanks, call me after 6")  # relayed to the director
+    twilio.sms(crew["nguyen"].phone, f"RELEASE {code}")
+    twilio.sms(crew["chen"].phone, f"1 {code}")
+    twilio.sms(crew["chen"].phone, "DONE work")
+    send(rt)
+    clock.advance(hours=24, seconds=1)
+    rt.run(purge)
+    logged = caplog.text
+    assert f"request {code} step 4: paging a director" in logged and f"request {code} closed" in logged
+    assert "relaying a follow-up to a director" in logged and f"request {code}: calling a peer" in logged
+    for member in crew.values():
+        for word in member.name.split():
+            assert word not in logged, f"the log names {member.name}"
+
+
 def test_it_erases_an_unanswered_requests_contact_purge_after_it_ran_out_of_people(
     rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
