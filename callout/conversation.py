@@ -30,7 +30,7 @@ from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, Member, Page, Request, Team
-from callout.outbox import notify
+from callout.outbox import enqueue_sms, notify
 
 log = logging.getLogger(__name__)
 
@@ -190,15 +190,35 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
     )
     if recent is not None and recent.accepted_by is not None and recent.accepted_by_id != member.id:
         return messages.already_taken(recent.code, recent.accepted_by.name)
+    if recent is not None and recent.accepted_by_id == member.id:
+        return recent  # theirs: a 1 sends the number again, a 2 is told it stays theirs
+    if recent is not None and any(p.member_id == member.id and p.state == "declined" for p in recent.pages):
+        if word == "2":
+            return messages.passed_already(recent.code)
+        if recent.status == "open":
+            return messages.passed_first(recent.code)
+        return messages.passed_nobody_took(recent.code)  # a bare 1 takes nothing; with its code it may
     return messages.no_open_page()
 
 
-def _accept(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+def _accept(
+    session: Session, env: Env, now: datetime, member: Member, command: commands.Command
+) -> str | None:
     picked = _pick(session, member, command, "1")
     if isinstance(picked, str):
         return picked
     text = escalation.accept(session, env, now, member, picked, "sms")
-    return consent.with_reminder(session, env, now, member, picked, text)
+    text = consent.with_reminder(session, env, now, member, picked, text)
+    if (
+        picked.status == "accepted"
+        and picked.accepted_by_id == member.id
+        and picked.kind in escalation.ESCALATING
+    ):
+        # The text holds the requester's number (or dispatch's note): it goes through the outbox, whose
+        # provider id is kept to delete Twilio's copy after the purge. A TwiML reply's id is never known.
+        enqueue_sms(session, env, now, member.team, member.phone, text, purpose="contact", request=picked)
+        return None
+    return text
 
 
 def _decline(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:

@@ -195,9 +195,22 @@ def advance_if_step_done(session: Session, env: Env, now: datetime, request: Req
 
 
 def accept(
-    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
+    session: Session,
+    env: Env,
+    now: datetime,
+    member: Member,
+    request: Request,
+    channel: str = "sms",
+    *,
+    despite_a_pass: bool = False,
 ) -> str:
-    """Accept for member if nobody has yet; return what to tell them."""
+    """Accept for member if nobody has yet; return what to tell them.
+
+    A member's first answer stands: a YES after their own pass (two texts sent at once, say) is refused
+    while others are paged in their place, since the pass already paged them. Once nobody is left to page
+    (exhausted), a late YES is welcome from anyone. despite_a_pass: accept all the same (a member who
+    picked up the caller's call is already talking to them).
+    """
     if request.kind == "debrief":
         return debrief.respond(session, env, now, member, request, yes=True)
     if request.kind == "cover":
@@ -211,6 +224,9 @@ def accept(
         return _accepted_text(env, request)
     if request.accepted_by is not None:
         return messages.already_taken(request.code, request.accepted_by.name)
+    mine = [p.state for p in request.pages if p.member_id == member.id]
+    if request.status == "open" and mine and set(mine) == {"declined"} and not despite_a_pass:
+        return messages.passed_first(request.code)
     won = session.execute(
         update(Request)
         .where(
@@ -284,8 +300,14 @@ def decline(
     if request.kind == "test":
         return testpage.decline(session, env, now, member, request)
     requests.lock(session, request)
+    if request.status == "accepted" and request.accepted_by_id == member.id:
+        return messages.yours_already(request.code)  # their YES came first: a NO does not undo it
     mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
     if not mine:
+        if any(p.member_id == member.id and p.state == "declined" for p in request.pages):
+            return messages.passed_already(request.code)
+        if request.accepted_by is not None:
+            return messages.already_taken(request.code, request.accepted_by.name)
         return messages.no_open_page()
     for page in mine:
         page.state, page.answered_at, page.answer_channel = "declined", now, channel

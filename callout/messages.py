@@ -142,6 +142,26 @@ def already_taken(code: str, name: str) -> str:
     return f"{code} is already with {name}. Thank you."
 
 
+def passed_first(code: str) -> str:
+    """Answer a YES from a member whose pass on the request came first (and stands): others are paged."""
+    return f"You passed on {code} first, so it stays passed: others are being paged for it. Thank you."
+
+
+def passed_already(code: str) -> str:
+    """Answer a second pass on the same request."""
+    return f"You already passed on {code}. Thank you."
+
+
+def passed_nobody_took(code: str) -> str:
+    """Answer a bare YES from a member who passed on a request that nobody took (nobody more is paged)."""
+    return f"You passed on {code}, and nobody has taken it. To take it after all, reply 1 {code}."
+
+
+def yours_already(code: str) -> str:
+    """Answer a pass from the member who already accepted the request: it is theirs until they release it."""
+    return f"You accepted {code}: it's yours. If you can't follow up, reply RELEASE {code} to hand it back."
+
+
 def declined(code: str, next_paged: bool = True) -> str:
     """Confirm a pass; say the next person is paged only when that is so (others may still be answering)."""
     return f"Thanks, passed on {code}." + (" We're paging the next person." if next_paged else "")
@@ -411,6 +431,11 @@ def voice_test_confirmed(code: str) -> str:
 def voice_declined(code: str) -> str:
     """Confirm a 2 pressed on a page call."""
     return f"Thank you, you passed on request {spoken(code)}. We'll page the next person."
+
+
+def voice_passed(code: str) -> str:
+    """Answer a 1 pressed on a page call after the member had passed by text: the pass stands."""
+    return f"You passed on request {spoken(code)} first, so others are being paged for it. Thank you."
 
 
 def voice_yours(code: str) -> str:

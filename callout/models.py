@@ -275,7 +275,7 @@ class Outbox(Base):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), default=None, index=True)
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), default=None)
     channel: Mapped[str] = mapped_column(String(8))  # sms | call
-    purpose: Mapped[str] = mapped_column(String(24))  # page | notice | requester | call
+    purpose: Mapped[str] = mapped_column(String(24))  # page | notice | requester | contact | call
     to_enc: Mapped[str | None] = mapped_column(Text, default=None)
     body_enc: Mapped[str | None] = mapped_column(Text, default=None)
     validity: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -20,6 +20,9 @@ from callout.models import Member, Outbox, Page, Request, Team
 # next person, however many tries it takes.
 MAX_BACKOFF = timedelta(seconds=15)
 PROVIDER_PATIENCE = timedelta(hours=1)
+# Texts holding a requester's number or words: to the requester, or to the member who accepted ("contact").
+# The provider is asked to keep neither text nor address, and they go from the support number itself.
+PRIVATE = ("requester", "contact")
 
 
 def stuck_after(rest_timeout: timedelta) -> timedelta:
@@ -45,7 +48,7 @@ def enqueue_sms(
     page: Page | None = None,
     validity: timedelta | None = None,
 ) -> Outbox:
-    """Queue an SMS; purpose "requester" asks the provider to keep neither text nor address."""
+    """Queue an SMS; a purpose in PRIVATE asks the provider to keep neither text nor address."""
     row = Outbox(
         team_id=team.id,
         request_id=request.id if request else None,

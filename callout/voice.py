@@ -226,7 +226,7 @@ def _take_over(
     if request is None or request.accepted_by_id not in (None, member.id):
         return None
     if request.accepted_by_id is None:
-        escalation.accept(session, env, now, member, request, channel="voice")
+        escalation.accept(session, env, now, member, request, channel="voice", despite_a_pass=True)
         if request.accepted_by_id != member.id:  # taken by text a moment ago
             return None
     if not any(p.member_id == member.id and p.state == "accepted" for p in request.pages):
@@ -386,6 +386,8 @@ def _no_longer_waiting(page: Page) -> Prompt:
     request = page.request
     if request.accepted_by_id == page.member_id:
         return Prompt(messages.voice_yours(request.code))
+    if page.state == "declined" and request.status == "open":
+        return Prompt(messages.voice_passed(request.code))
     if request.accepted_by is not None:
         return Prompt(messages.voice_taken(request.code, request.accepted_by.name))
     return Prompt(messages.voice_not_waiting(request.code))

@@ -399,6 +399,26 @@ def test_it_deletes_the_requests_messages_and_texts_at_the_provider_only_after_t
     assert count(rt, ProviderRecord) == 0 and provider_sids(rt) == set()
 
 
+def test_the_text_handing_a_peer_the_number_goes_through_the_outbox_and_is_deleted_after_the_purge(
+    rt: Any, twilio: TwilioClient, transport: DeletingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    rivera = team["rivera"].phone
+    twilio.sms(REQUESTER, "hello")
+    send(rt)
+    for _ in range(2):  # the accept, then a repeated 1 that asks for the number again
+        reply = twilio.sms(rivera, "1").get_data(as_text=True)
+        assert "<Message>" not in reply and REQUESTER not in reply  # a TwiML reply's id is never known
+        send(rt)
+    handed = [(sms, sid) for sms, sid in transport.sent if sms.to == rivera and REQUESTER in sms.body]
+    assert len(handed) == 2 and all(sms.requester for sms, _ in handed)  # Twilio is asked to keep neither
+    twilio.sms(rivera, "DONE family")
+    send(rt)
+    clock.advance(hours=24, seconds=1)
+    schedules.slow(rt)
+    schedules.provider_records(rt)
+    assert {sid for _, sid in handed} <= set(transport.deleted)
+
+
 def test_it_retries_a_failed_deletion_with_backoff_and_gives_up_after_many_tries(
     rt: Any, transport: DeletingTransport, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -404,6 +404,21 @@ def test_a_callee_paged_for_the_text_request_who_takes_the_call_answers_their_pa
     assert taken.startswith(f"You took call {code}.")
 
 
+def test_a_callee_who_passed_by_text_and_then_takes_the_call_takes_the_request(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    twilio.sms(roster["rivera"].phone, "2")  # then the caller calls, and Rivera picks up after all
+    _, whisper, _ = dialled(call(twilio))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    [request] = the_requests(rt)
+    assert request.code == code and request.accepted_by_id == roster["rivera"].id  # talking to them
+
+
 def test_a_member_who_took_the_call_hands_it_back_to_the_others_never_to_themselves(
     rt: Any,
     twilio: TwilioClient,
@@ -601,6 +616,24 @@ def test_pressing_2_on_a_page_call_passes_and_pages_the_next_at_once(
     with rt.sessions() as session:
         page = session.scalar(select(Page).where(Page.member_id == roster["rivera"].id))
         assert page is not None and page.state == "declined" and page.answer_channel == "voice"
+
+
+def test_pressing_1_on_a_page_call_after_passing_by_text_is_told_the_pass_stands(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    page_call: str,
+) -> None:
+    assert "passed" in twilio.sms(roster["rivera"].phone, "2").get_data(as_text=True)
+    root = press(twilio, page_call + "/answer", "1")
+    assert "passed on request" in said(root) and "others are being paged" in said(root)
+    send(rt)
+    with rt.sessions() as session:
+        request = session.scalar(select(Request))
+        assert request is not None and request.status == "open" and request.accepted_by_id is None
+    assert not any(CALLER in body for body in transport.to(roster["rivera"].phone))
+    assert len(transport.to(roster["chen"].phone)) == 1  # Chen's page stands: no stand-down
 
 
 def test_silence_an_other_key_or_an_answering_machine_changes_nothing(
