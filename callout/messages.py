@@ -39,6 +39,12 @@ def local_day(at: datetime, zone: str, now: datetime) -> str:
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}{year} {local.strftime('%H:%M %Z')}"
 
 
+def local_time(at: datetime, zone: str, now: datetime) -> str:
+    """Return a time in zone such as "19:00 CDT", with the day ("Wed 11 Mar 01:00 CDT") when not now's."""
+    local, today = at.astimezone(ZoneInfo(zone)), now.astimezone(ZoneInfo(zone))
+    return local.strftime("%H:%M %Z") if local.date() == today.date() else local_day(at, zone, now)
+
+
 def duration(delta: timedelta) -> str:
     """Return a duration as people say it: "90s", "5 min", "2 h"."""
     seconds = int(delta.total_seconds())
@@ -462,9 +468,18 @@ def call_taken(code: str, contact: str | None) -> str:
 # --- debriefs: critical-incident call-outs of the whole team ---
 
 
-def debrief_started(code: str, by: str, skill: str | None, paged: int, note: str) -> str:
-    """Tell the director a debrief was called, by whom, for whom and why."""
-    whom = f"#{skill} peers" if skill else "all peers"
+def debrief_page(code: str, note: str | None, until: str) -> str:
+    """Page a member for a debrief: dispatch's note (what, when, where), how to answer, when it ends.
+
+    The note is dispatch's text, not a requester's: the member needs the time and place to answer at all.
+    """
+    what = (note or "").strip() or "no note"
+    what += "" if what[-1] in ".!?" else "."
+    return f"DEBRIEF {code}: {what} Reply 1 = I'll be there, 2 = I can't. Call-out open until {until}."
+
+
+def debrief_started(code: str, by: str, whom: str, paged: int, note: str) -> str:
+    """Tell the director a debrief was called, by whom, whom it paged (after any widening) and why."""
     return f"DEBRIEF {code} called by {by} ({whom}, {paged} paged): {note}"
 
 

@@ -172,8 +172,12 @@ def page_member(
     tier: str,
     timeout: timedelta,
     call: bool = True,
+    body: str | None = None,
 ) -> Page:
-    """Page one member (their row, or the lineup's copy) for the request's current step by SMS, and call."""
+    """Page one member (their row, or the lineup's copy) for the request's current step by SMS, and call.
+
+    body: the page's text, when not the usual one (a debrief's carries its note).
+    """
     call_after = env.team(request.team).escalation.call_after
     page = Page(
         request=request, member_id=member.id, step=request.step, tier=tier, paged_at=now, state="pending"
@@ -181,7 +185,7 @@ def page_member(
     if call and timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
-    body = messages.page(request.code, request.kind, minutes(timeout))
+    body = body or messages.page(request.code, request.kind, minutes(timeout))
     enqueue_sms(
         session,
         env,

@@ -101,9 +101,9 @@ class Transcript:
         """Return the request code of the last page sent."""
         with self._changed:
             for line in reversed(self.lines):
-                found = re.search(r"(?:request|call-out) ([A-Z0-9]{4})\.", line)
+                found = re.search(r"(?:request ([A-Z0-9]{4})\.|DEBRIEF ([A-Z0-9]{4}): )", line)
                 if found:
-                    return found.group(1)
+                    return found.group(1) or found.group(2)
         raise click.ClickException("demo: no page was sent")
 
     def last_cover_code(self) -> str:
@@ -274,7 +274,7 @@ def run_demo(
             text("+14325550101", "Rivera", f"1 {cover}")
             echo("\nLater: a line-of-duty incident. Dispatch calls the team out for a debriefing.\n")
             text("+14325550106", "Dispatch", "DEBRIEF Officer injured at Elm St. Debrief 14:00 at HQ, room 2")
-            transcript.wait_for("→ Ortiz: DEBRIEF call-out")
+            transcript.wait_for("→ Ortiz: DEBRIEF ")
             code = transcript.last_code()
             text("+14325550101", "Rivera", "1")
             text("+14325550102", "Chen", "1")

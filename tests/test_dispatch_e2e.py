@@ -18,6 +18,7 @@ SUPPORT = "+14325550100"
 PUBLIC = "https://peer.example.org"
 CALLBACK = "+14325550123"
 PAGE = "Reply 1 to accept, 2 to pass"
+DEBRIEF_PAGE = "Reply 1 = I'll be there, 2 = I can't"
 AUTH = {"Authorization": "Bearer dispatch-secret"}
 NOTE = "OIS debrief 19:00 at Station 2"
 ESCALATION = {
@@ -88,7 +89,7 @@ def bodies(fake: FakeTwilio, member: Member | str) -> list[str]:
 
 
 def paged(fake: FakeTwilio, member: Member) -> bool:
-    return any(PAGE in b for b in bodies(fake, member))
+    return any(PAGE in b or DEBRIEF_PAGE in b for b in bodies(fake, member))
 
 
 def wait(fake: FakeTwilio, predicate: Callable[[], object], timeout: float = 10.0) -> None:
