@@ -167,7 +167,9 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
     directors = rotation.directors_to_tell(session, request.team, now)
     requests.tell_requester(session, env, now, request, messages.requester_exhausted(bool(directors)))
-    alert = messages.exhausted_alert(request.code, request.kind, len(request.pages))
+    alert = requests.named(
+        env, request.team, messages.exhausted_alert(request.code, request.kind, len(request.pages))
+    )
     for director in directors:
         notify(session, env, now, director, alert, request)
     if request.initiator is not None and request.initiator.role != "director":

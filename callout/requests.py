@@ -57,6 +57,14 @@ def logged(request: Request, name: str, role: str) -> str:
     return f"a {role}" if request.kind == "support" else f"{name} ({role})"
 
 
+def named(env: Env, team: Team, text: str) -> str:
+    """Begin text with the team's name where Callout serves several teams (a member may be in two).
+
+    A psychologist shared by two teams gets pages from both support numbers; the name says whose it is.
+    """
+    return f"{team.name}: {text}" if len(env.config.teams) > 1 else text
+
+
 def minutes(delta: timedelta) -> str:
     """Return a duration as people say it: "90s", "5 min", "2 h"."""
     return messages.duration(delta)
@@ -185,7 +193,7 @@ def page_member(
     if call and timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
-    body = body or messages.page(request.code, request.kind, minutes(timeout))
+    body = named(env, request.team, body or messages.page(request.code, request.kind, minutes(timeout)))
     enqueue_sms(
         session,
         env,

@@ -27,6 +27,7 @@ from tests.conftest import (
 )
 
 TOKEN = "dispatch-secret"
+ODESSA = "Odessa PD Peer Support: "  # two teams are configured: texts about a request name its team
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CALLBACK = "+14325550123"
 NOTE = "Officer asking for a peer after a fatal crash, Unit 12"
@@ -221,7 +222,7 @@ def test_it_opens_a_page_and_pages_the_on_call_peer_at_once(
     assert body == {"code": code, "kind": "page", "status": "open", "paged": 1}
     assert response.headers["Location"].endswith(f"/api/v1/pages/{code}")
     send(rt)
-    assert transport.to(roster["rivera"].phone) == [messages.page(code, "dispatch", "5 min")]
+    assert transport.to(roster["rivera"].phone) == [ODESSA + messages.page(code, "dispatch", "5 min")]
     request = requests_in(rt)[0]
     assert (request.kind, request.channel, request.initiator_id) == ("dispatch", "api", None)
     assert request.contact_enc is not None and CALLBACK not in request.contact_enc
@@ -281,7 +282,7 @@ def test_an_api_page_nobody_accepts_alerts_the_director(
     for minutes in (5, 5, 5, 10, 10):
         clock.advance(minutes=minutes, seconds=1)
         tick(rt)
-    alert = messages.exhausted_alert(code, "dispatch", 5)
+    alert = ODESSA + messages.exhausted_alert(code, "dispatch", 5)
     assert alert in transport.to(roster["nguyen"].phone)
     assert transport.to(CALLBACK) == [] and transport.to(roster["diaz"].phone) == []
     body = api.get(f"/api/v1/pages/{code}", headers=AUTH).get_json()
@@ -382,7 +383,7 @@ def test_a_page_by_sms_gives_the_note_and_dispatchers_number_and_tells_dispatch_
     code = requests_in(rt)[0].code
     assert f"Paging the on-call peer for {code}" in reply
     send(rt)
-    assert transport.to(roster["rivera"].phone) == [messages.page(code, "dispatch", "5 min")]
+    assert transport.to(roster["rivera"].phone) == [ODESSA + messages.page(code, "dispatch", "5 min")]
     clock.advance(minutes=5, seconds=1)
     tick(rt)
     twilio.sms(roster["chen"].phone, "1")
@@ -403,7 +404,7 @@ def test_a_page_by_sms_nobody_accepts_alerts_the_dispatcher_and_the_director(
     for minutes in (5, 5, 5, 10, 10):
         clock.advance(minutes=minutes, seconds=1)
         tick(rt)
-    alert = messages.exhausted_alert(code, "dispatch", 5)
+    alert = ODESSA + messages.exhausted_alert(code, "dispatch", 5)
     assert transport.to(roster["diaz"].phone) == [messages.exhausted_dispatch(code, 5)]
     assert "Reply 1" not in transport.to(roster["diaz"].phone)[0]  # dispatch may not take a page itself
     assert alert in transport.to(roster["nguyen"].phone)
