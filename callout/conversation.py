@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callout import (
@@ -128,16 +128,20 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
                 session, env, now, team, kind="support", channel="sms", contact=sender
             )
         except requests.AlreadyOpen as race:
-            return _follow_up(race.request, body)
+            return _follow_up(session, race.request, body)
         ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
         if commands.parse(body).name == "test":  # trying the line before asking? It works; a peer calls
             ack = f"{ack} {messages.requester_testing()}"
         return Reply(ack, request_id=opened.id)
-    return _follow_up(request, body)
+    return _follow_up(session, request, body)
 
 
-def _follow_up(request: Request, body: str) -> Reply:
-    """Relay a follow-up to the accepting peer, or reassure while paging goes on."""
+def _follow_up(session: Session, request: Request, body: str) -> Reply:
+    """Relay a follow-up to the accepting peer, or reassure while paging goes on.
+
+    Words sent before a peer accepts reach nobody (they are never stored to be passed on later): the
+    first such text is told so, once, with a conditional update so that two at once tell it once.
+    """
     holder = request.accepted_by
     if request.status == "accepted" and holder is not None:
         if holder.opted_out:  # texts cannot reach them; they have the number and call
@@ -148,6 +152,14 @@ def _follow_up(request: Request, body: str) -> Reply:
             requests.logged(request, holder.name, holder.role),
         )
         return Reply(None, [(holder.phone, messages.relay(request.code, body))], request.id)
+    first = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.told_unrelayed.is_(False))
+        .values(told_unrelayed=True)
+        .execution_options(synchronize_session=False)
+    )
+    if first.rowcount == 1:  # type: ignore[attr-defined]
+        return Reply(messages.requester_unrelayed(), request_id=request.id)
     return Reply(messages.requester_waiting(), request_id=request.id)
 
 
@@ -159,7 +171,7 @@ def _from_member(session: Session, env: Env, now: datetime, member: Member, body
     if handler is None or (answer_without_code and not requests.live_pages_for(session, member)):
         own = requests.live_request_of(session, env, member.team, member.phone)
         if own is not None:  # a member who asked for support themselves keeps talking to their peer
-            return _follow_up(own, body)  # ("No worries, I'm OK now" is words, not a pass)
+            return _follow_up(session, own, body)  # ("No worries, I'm OK now" is words, not a pass)
     if handler is None:
         return Reply(messages.help_text(member.role))
     return Reply(handler(session, env, now, member, command))

@@ -70,6 +70,14 @@ def requester_waiting() -> str:
     return f"We're still reaching a peer for you; they'll contact you soon. {CRISIS}"
 
 
+def requester_unrelayed() -> str:
+    """Tell a requester, once, that their texts reach no peer before one accepts: tell the peer instead."""
+    return (
+        "We're still reaching a peer for you. Your texts so far don't reach them (nothing you write is kept),"
+        f" so tell the peer what you need when they contact you. {CRISIS}"
+    )
+
+
 def relay_failed() -> str:
     """Tell a requester their last text did not reach the peer, who still has their number."""
     return f"We couldn't pass your last text to your peer; they have your number and will call. {CRISIS}"

@@ -188,6 +188,8 @@ class Request(Base):
     # Every page declined when it ran out of people: the outcome the report needs once the purge has
     # deleted the pages (who was paged is no part of the anonymous record).
     declined_by_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The requester was told, once, that their texts reach no peer before one accepts (nothing is kept).
+    told_unrelayed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     content_area: Mapped[str | None] = mapped_column(String(40), default=None)

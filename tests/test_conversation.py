@@ -49,6 +49,23 @@ def test_privacy_answers_and_opens_nothing(rt: Any, twilio: TwilioClient, team: 
     assert requests(rt) == []
 
 
+def test_a_requester_is_told_once_that_texts_before_acceptance_reach_nobody(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    first = text(twilio, REQUESTER, "it's about my partner, she found out")
+    assert "Your texts so far don't reach them" in first and "tell the peer what you need" in first
+    assert "988" in first and "911" in first
+    again = text(twilio, REQUESTER, "are you there?")
+    assert "still reaching a peer" in again and "don't reach them" not in again  # once is enough
+    text(twilio, team["rivera"].phone, "1")
+    send(rt)
+    assert "<Message>" not in text(twilio, REQUESTER, "thank you")  # now relayed, as said
+    rt.sender.stop()
+    assert any("thank you" in body for body in transport.to(team["rivera"].phone))
+    assert not any("my partner" in body for body in transport.to(team["rivera"].phone))
+
+
 def test_a_follow_up_before_acceptance_reassures_and_pages_nobody_twice(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:

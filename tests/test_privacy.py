@@ -132,10 +132,14 @@ def wait_for_relay(rt: Any, transport: DeletingTransport) -> str:
     return sid
 
 
-def accept_and_close(rt: Any, twilio: TwilioClient, team: dict[str, Member]) -> Request:
+def accept_and_close(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], follow_up: bool = False
+) -> Request:
     """Open a request, have Rivera accept it and close it; return it."""
     twilio.sms(REQUESTER, "hello", MessageSid="SM" + "1" * 32)
     send(rt)
+    if follow_up:  # a text before anyone accepted: the requester is told it reaches nobody
+        twilio.sms(REQUESTER, WORDS)
     twilio.sms(team["rivera"].phone, "1")
     send(rt)
     twilio.sms(team["rivera"].phone, "DONE work")
@@ -196,8 +200,9 @@ def test_it_changes_nothing_when_a_value_does_not_open_with_the_current_key(
 def test_it_erases_the_contact_purge_after_the_close_and_not_a_second_before(
     rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
-    closed = accept_and_close(rt, twilio, team)
+    closed = accept_and_close(rt, twilio, team, follow_up=True)
     assert closed.status == "closed" and closed.contact_enc is not None and closed.contact_key is not None
+    assert closed.told_unrelayed
 
     clock.advance(hours=24, seconds=-1)
     schedules.slow(rt)
@@ -207,6 +212,7 @@ def test_it_erases_the_contact_purge_after_the_close_and_not_a_second_before(
     schedules.slow(rt)
     purged = the_request(rt)
     assert (purged.contact_enc, purged.contact_key, purged.note_enc) == (None, None, None)
+    assert not purged.told_unrelayed  # nor whether they texted before a peer accepted
     assert purged.purged_at == clock() and purged.content_area == "work"
     with rt.sessions() as session:
         assert session.scalars(select(Outbox).where(Outbox.request_id == purged.id)).all() == []
