@@ -217,7 +217,7 @@ def verdict(
         f"- Every request's erasure: its contact details must be gone within {span(PURGE_GRACE)} of its "
         f"erasure time ({span(purge_after)} after it ended)."
     )
-    lines += [f"- The log file {log.path}: {log.lines:,} lines." for log in logs]
+    lines += [f"- The log file {log.path}: {log.lines:,} line{'s' * (log.lines != 1)}." for log in logs]
     lines += ["", "What was found:"]
     lines += _listed("Phone numbers in clear in the database", database.numbers)
     if database.unpurged:
