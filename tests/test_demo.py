@@ -15,6 +15,7 @@ def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_c
         "→ Chen: Peer support request",
         "reply to Chen: Thanks, passed",
         "→ Ortiz: Peer support request",
+        "reply to Officer: We're still reaching a peer for you. Your texts so far don't reach them",
         "→ Dr. Patel: Peer support request",
         "→ Dr. Patel: You have",  # the number comes by the outbox, never in a TwiML reply
         ": Thank you. I'm in the lot",  # the officer's follow-up, relayed to the peer
