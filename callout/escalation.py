@@ -316,7 +316,11 @@ def decline(
     log.info("request %s declined by %s", request.code, requests.logged(request, member.name, member.role))
     step = request.step
     advance_if_step_done(session, env, now, request)
-    return messages.declined(request.code, next_paged=request.step != step or request.status != "open")
+    if request.status == "exhausted":  # nobody was left to page: say so, and whether a director was told
+        directors = rotation.directors_to_tell(session, request.team, now)
+        alerted = any(director.id != member.id for director in directors)
+        return messages.declined_nobody_left(request.code, alerted)
+    return messages.declined(request.code, next_paged=request.step != step)
 
 
 def delivery_failed(session: Session, env: Env, now: datetime, page: Page, status: str) -> None:

@@ -89,9 +89,13 @@ def requester_accepted() -> str:
 
 
 def requester_exhausted(director_alerted: bool) -> str:
-    """Tell the requester nobody answered (nobody more is paged): who knows, and the crisis lines."""
+    """Tell the requester nobody can take it now (nobody more is paged): who knows, and the crisis lines.
+
+    True also after a RELEASE: the peer who had it was called away, and the requester was told a peer had it.
+    """
     alerted = "The team's director has been alerted, and a" if director_alerted else "A"
-    return f"No peer has answered yet. {alerted} peer may still answer and contact you. {CRISIS}"
+    may = f"{alerted} peer may still take it and contact you."
+    return f"No peer is free for your request right now. {may} {CRISIS}"
 
 
 def privacy_statement(purge_after: str, limits: str) -> str:
@@ -174,6 +178,12 @@ def passed_nobody_took(code: str) -> str:
 def yours_already(code: str) -> str:
     """Answer a pass from the member who already accepted the request: it is theirs until they release it."""
     return f"You accepted {code}: it's yours. If you can't follow up, reply RELEASE {code} to hand it back."
+
+
+def declined_nobody_left(code: str, director_alerted: bool) -> str:
+    """Confirm a pass after which nobody was left to page (the request is exhausted)."""
+    alerted = " The director was alerted." if director_alerted else ""
+    return f"Thanks, passed on {code}. Nobody is left to page.{alerted}"
 
 
 def declined(code: str, next_paged: bool = True) -> str:
@@ -442,9 +452,11 @@ def voice_test_confirmed(code: str) -> str:
     return f"Thank you. Test {spoken(code)} is confirmed: your phone gets pages. Goodbye."
 
 
-def voice_declined(code: str) -> str:
-    """Confirm a 2 pressed on a page call."""
-    return f"Thank you, you passed on request {spoken(code)}. We'll page the next person."
+def voice_declined(code: str, next_paged: bool = True) -> str:
+    """Confirm a 2 pressed on a page call; say the next person is paged only when that is so."""
+    return f"Thank you, you passed on request {spoken(code)}." + (
+        " We'll page the next person." if next_paged else ""
+    )
 
 
 def voice_passed(code: str) -> str:

@@ -373,10 +373,12 @@ def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits:
         notify(session, env, now, member, text, request)  # the number goes by text, never by voice
         return Prompt(messages.voice_accepted(request.code))
     if key == "2":
+        step = request.step
         if page.state in ("pending", "timeout"):
             escalation.decline(session, env, now, member, request, channel="voice")
         if page.state == "declined":
-            return Prompt(messages.voice_declined(request.code))
+            next_paged = request.status == "open" and request.step != step
+            return Prompt(messages.voice_declined(request.code, next_paged))
         return _no_longer_waiting(page)
     return page_prompt(session, page_id)
 

@@ -417,14 +417,16 @@ def test_an_exhausted_requester_is_told_the_director_knows_and_a_peer_may_still_
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
     text(twilio, REQUESTER, "hello")
-    for name in ("rivera", "chen", "ortiz", "patel", "nguyen"):
-        text(twilio, team[name].phone, "2")
+    passes = [text(twilio, team[name].phone, "2") for name in ("rivera", "chen", "ortiz", "patel", "nguyen")]
     send(rt)
     [request] = requests(rt)
     told = transport.to(REQUESTER)[-1]
     assert request.status == "exhausted"
-    assert "director has been alerted" in told and "may still answer" in told and "988" in told
-    assert "keep trying" not in told  # nobody more is paged
+    assert "director has been alerted" in told and "may still take it" in told and "988" in told
+    assert "keep trying" not in told and "answered yet" not in told  # nobody more is paged
+    assert all("paging the next person" in reply for reply in passes[:-1])
+    assert f"passed on {request.code}. Nobody is left to page." in passes[-1]  # the director's, the last
+    assert "paging the next" not in passes[-1] and "director was alerted" not in passes[-1]
     assert any(f"ALERT {request.code}" in body for body in transport.to(team["nguyen"].phone))
 
 
@@ -437,7 +439,7 @@ def test_an_exhausted_requester_of_a_team_without_a_reachable_director_is_not_to
         text(twilio, team[name].phone, "2")
     send(rt)
     told = transport.to(REQUESTER)[-1]
-    assert "director" not in told and "may still answer" in told and "911" in told
+    assert "director" not in told and "may still take it" in told and "911" in told
 
 
 def test_release_with_nobody_left_to_page_says_so_and_the_releaser_may_take_it_back(

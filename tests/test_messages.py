@@ -25,6 +25,7 @@ GSM7 = set(
         messages.stand_down("K7QD", "Ofc. Dana Rivera"),
         messages.already_taken("K7QD", "Ofc. Dana Rivera"),
         messages.declined("K7QD"),
+        messages.declined_nobody_left("K7QD", director_alerted=True),
         messages.passed_first("K7QD"),
         messages.passed_already("K7QD"),
         messages.passed_nobody_took("K7QD"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -616,6 +616,23 @@ def test_pressing_2_on_a_page_call_passes_and_pages_the_next_at_once(
     with rt.sessions() as session:
         page = session.scalar(select(Page).where(Page.member_id == roster["rivera"].id))
         assert page is not None and page.state == "declined" and page.answer_channel == "voice"
+
+
+def test_pressing_2_with_nobody_left_to_page_does_not_promise_a_next_person(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    page_call: str,
+) -> None:
+    with rt.sessions() as session, session.begin():
+        for name in ("chen", "ortiz", "lee", "patel", "nguyen"):  # nobody else can be paged
+            session.get(Member, roster[name].id).away_until = clock.now + timedelta(days=1)
+    root = press(twilio, page_call + "/answer", "2")
+    assert "you passed on request" in said(root) and "next person" not in said(root)
+    with rt.sessions() as session:
+        assert session.scalar(select(Request.status)) == "exhausted"
 
 
 def test_pressing_1_on_a_page_call_after_passing_by_text_is_told_the_pass_stands(
