@@ -30,7 +30,7 @@ from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import InboundSeen, Member, Page, Request, Team
-from callout.outbox import enqueue_sms, notify
+from callout.outbox import hand_over, notify
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def _accept(
     ):
         # The text holds the requester's number (or dispatch's note): it goes through the outbox, whose
         # provider id is kept to delete Twilio's copy after the purge. A TwiML reply's id is never known.
-        enqueue_sms(session, env, now, member.team, member.phone, text, purpose="contact", request=picked)
+        hand_over(session, env, now, member, text, picked)
         return None
     return text
 

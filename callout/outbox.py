@@ -73,6 +73,17 @@ def notify(
         enqueue_sms(session, env, now, member.team, member.phone, body, purpose="notice", request=request)
 
 
+def hand_over(session: Session, env: Env, now: datetime, member: Member, body: str, request: Request) -> None:
+    """Queue the text that gives the member who took request its requester's number (or dispatch's note).
+
+    Like a text to the requester, it goes from the support number, the provider is asked to keep neither
+    body nor address, and its id is kept to delete the provider's copy after the purge. Not to a member who
+    opted out of texts (the provider would refuse it).
+    """
+    if not member.opted_out:
+        enqueue_sms(session, env, now, member.team, member.phone, body, purpose="contact", request=request)
+
+
 def enqueue_call(session: Session, env: Env, now: datetime, page: Page) -> Outbox:
     """Queue a call to a paged member; its TwiML is served for this page."""
     row = Outbox(

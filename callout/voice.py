@@ -21,7 +21,7 @@ from callout import consent, escalation, messages, privacy, requests, rotation
 from callout.crypto import sid_hash
 from callout.env import Env
 from callout.models import Member, Page, Request, Team, VoiceHunt
-from callout.outbox import notify
+from callout.outbox import hand_over
 from callout.phones import maybe_e164
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def _record_acceptance(
     # The call-taken text, not accept's: the member is already talking to the caller.
     taken = messages.call_taken(request.code, caller)
     text = consent.with_reminder(session, env, now, member, request, taken)
-    notify(session, env, now, member, text, request)
+    hand_over(session, env, now, member, text, request)  # it holds the caller's number
     log.info(
         "request %s accepted by %s via voice",
         request.code,
@@ -370,7 +370,7 @@ def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits:
         if request.kind != "debrief" and request.accepted_by_id != member.id:
             return _no_longer_waiting(page)
         text = consent.with_reminder(session, env, now, member, request, text)
-        notify(session, env, now, member, text, request)  # the number goes by text, never by voice
+        hand_over(session, env, now, member, text, request)  # the number goes by text, never by voice
         return Prompt(messages.voice_accepted(request.code))
     if key == "2":
         step = request.step

@@ -402,6 +402,7 @@ def test_a_callee_paged_for_the_text_request_who_takes_the_call_answers_their_pa
     send(rt)
     [taken] = [body for body in transport.to(roster["rivera"].phone) if CALLER in body]
     assert taken.startswith(f"You took call {code}.")
+    assert all(sms.requester for sms in transport.sms if CALLER in sms.body)  # kept by Twilio neither
 
 
 def test_a_callee_who_passed_by_text_and_then_takes_the_call_takes_the_request(
@@ -591,6 +592,8 @@ def test_pressing_1_on_a_page_call_accepts_and_texts_the_number(
     send(rt)
     taken = [body for body in transport.to(roster["rivera"].phone) if CALLER in body]
     assert len(taken) == 1 and code_of(rt) in taken[0]
+    # It holds the caller's number: Twilio is asked to keep neither its body nor its address (issue 10: 10).
+    assert all(sms.requester for sms in transport.sms if CALLER in sms.body)
     assert any("has your request" in body for body in transport.to(CALLER))
     with rt.sessions() as session:
         request = session.scalar(select(Request))
