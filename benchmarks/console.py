@@ -21,6 +21,7 @@ from benchmarks.stack import Database
 MEMBERS = 50
 PAST = 1000
 OPEN = 12
+AUDITED = 500  # audit entries (the page shows the newest 100)
 RUNS = 7
 TARGET = 0.100
 PASSWORD = "benchmark password"
@@ -61,7 +62,7 @@ def _fill(rt: Any) -> None:
     """Add 50 members, 1,000 past requests (closed, accepted, exhausted, debriefs) and a few open ones."""
     from sqlalchemy import select
 
-    from callout import escalation, users
+    from callout import auditlog, escalation, users
     from callout.models import Member, Page, Request, Team
 
     now = rt.clock()
@@ -124,6 +125,10 @@ def _fill(rt: Any) -> None:
                         )
                     )
         users.add(session, now, "director", "director", team, PASSWORD)
+        for n in range(AUDITED):
+            actor = auditlog.Actor("director", "console" if n % 2 else "cli")
+            summary = f"edited Member {n % MEMBERS:02d}: skills post-shooting"
+            auditlog.record(session, now - timedelta(hours=n), actor, "roster.edit", summary, team)
     env = rt.env
     with rt.sessions() as session, session.begin():
         team = session.scalar(select(Team))
@@ -164,11 +169,12 @@ def _measure(url: str) -> Row:
         with rt.sessions() as session:
             from sqlalchemy import select
 
-            from callout.models import Request
+            from callout.models import Member, Request
 
             code = session.scalar(
                 select(Request.code).where(Request.kind == "dispatch", Request.status == "open")
             )
+            member_id = session.scalar(select(Member.id).order_by(Member.position).limit(1))
         today = datetime.now(UTC).date()
         year_ago = f"{today.year - 1}-{today.month:02d}-01"
         pages = {
@@ -177,10 +183,13 @@ def _measure(url: str) -> Row:
             "dispatch": "/console/odessa/dispatch",
             "page status": f"/console/odessa/dispatch/{code}",
             "calendar": "/console/odessa/calendar",
+            "roster": "/console/odessa/roster",
+            "member": f"/console/odessa/roster/members/{member_id}",
             "statistics (year)": f"/console/odessa/stats?start={year_ago}&end={today}",
             "report CSV": f"/console/odessa/stats/report.csv?start={year_ago}&end={today}",
             "audit": "/console/odessa/audit",
             "users": "/console/users",
+            "account": "/console/account",
         }
         medians: dict[str, float] = {}
         first: dict[str, float] = {}
@@ -205,7 +214,8 @@ def _measure(url: str) -> Row:
         "each < 100 ms",
         met=all(seconds < TARGET for seconds in medians.values()),
         notes=(
-            f"console pages: {MEMBERS} members, {PAST} past requests, {OPEN} open; a director logged in;"
+            f"console pages: {MEMBERS} members, {PAST} past requests, {OPEN} open, {AUDITED} audit entries;"
+            " a director logged in;"
             " in-process through Flask's test client, one warm-up each",
             "console pages: the first view of a period's statistics builds the report and draws its charts"
             f" ({first['statistics (year)'] * 1000:.0f} ms here, matplotlib loading included);"

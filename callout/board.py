@@ -30,7 +30,7 @@ class Row:
 
     code: str
     kind: str  # support | dispatch | debrief
-    channel: str
+    channel: str  # sms | voice | api | console (a page or debrief opened by a console user)
     opened_at: datetime
     status: str  # open | accepted | exhausted
     step: int
@@ -80,7 +80,7 @@ def _row(request: Request, user_id: int | None) -> Row:
     return Row(
         code=request.code,
         kind=request.kind,
-        channel=request.channel,
+        channel="console" if request.channel == "api" and request.opened_by_user_id else request.channel,
         opened_at=request.opened_at,
         status=request.status,
         step=request.step,

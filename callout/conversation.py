@@ -129,9 +129,9 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
             )
         except requests.AlreadyOpen as race:
             return _follow_up(session, race.request, body)
-        ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
-        if commands.parse(body).name == "test":  # trying the line before asking? It works; a peer calls
-            ack = f"{ack} {messages.requester_testing()}"
+        # Someone trying the line before asking (TEST) is told it works; a peer calls all the same.
+        testing = commands.parse(body).name == "test"
+        ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits, testing)
         return Reply(ack, request_id=opened.id)
     return _follow_up(session, request, body)
 
@@ -378,7 +378,8 @@ def _shifts(session: Session, env: Env, now: datetime, member: Member, command: 
         for s in mine
     ]
     link = calendar.url(env, calendar.token_for(session, env, team, member, now))
-    return messages.shifts_list(listed, link)
+    fallback = member.role if member.role in env.team(team).escalation.fallback else None
+    return messages.shifts_list(listed, link, fallback)
 
 
 def _cover(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:

@@ -5,7 +5,9 @@ request's code) with a `covers` row for the stretch asked about. Each other peer
 page of tier "cover" (a text, never a call). Taking it is claimed with a conditional update on the request,
 as an acceptance is, so with several processes exactly one `1 CODE` wins; the winner's override is written
 in the same transaction. Unanswered by `ALERT_BEFORE` the shift, the director is alerted; unanswered when
-the shift begins, it ends. Both are claimed on the covers row, so they happen once. The caller commits.
+the shift begins, it ends. A cover whose shift stopped being the asker's (the director's override, their
+own AWAY) ends as moot, and the asker and the peers still asked are told. Each end and the alert are claimed
+on the covers row, so they happen once. The caller commits.
 
 A bare `1` never takes a cover: covers always need their code, so a page answered with a bare 1 is never
 mistaken for one.
@@ -103,9 +105,15 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
     mine = [s for s in shifts.stretches_of(ahead, member, after=now) if s.start > now]
     running = next((s for s in shifts.stretches_of(ahead, member, after=now) if s.start <= now), None)
     if day_text:
-        day = parse_day(day_text, now.astimezone(zone).date())
+        today = now.astimezone(zone).date()
+        day = parse_day(day_text, today)
         if day is None:
             return messages.cover_usage()
+        if ahead and not ahead[0].day <= day <= ahead[-1].day:  # "isn't your shift" would be a guess
+            named = day.strftime("%a %d %b") + (f" {day.year}" if day.year != today.year else "")
+            if day < ahead[0].day:
+                return messages.cover_past(named)
+            return messages.cover_too_far(named, (day - shifts.HORIZON).strftime("%a %d %b"))
         wanted = [s for s in _per_shift(ahead, member) if _shift_day(team, s) == day]
         if (
             running is not None
@@ -128,10 +136,13 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
         select(Cover).where(Cover.team_id == team.id, Cover.starts_at == stretch.start, Cover.state == "open")
     )
     if open_one is not None:
-        return messages.cover_again(_when(team, stretch.start), open_one.request.code)
+        if open_one.asker_id == member.id:
+            return messages.cover_again(_when(team, stretch.start), open_one.request.code)
+        _moot(session, env, now, open_one.request, open_one)  # its shift is this member's now
     asked = _whom_to_ask(session, team, member, stretch)
     if not asked:
         return messages.cover_nobody()
+    soon = stretch.start - ALERT_BEFORE <= now  # past the time the director would be alerted: at once
     request = Request(
         team=team,
         code=requests.new_code(session, team),
@@ -154,6 +165,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
                     starts_at=stretch.start,
                     ends_at=stretch.end,
                     alert_at=max(stretch.start - ALERT_BEFORE, now),
+                    alerted_at=now if soon else None,  # told below, with the ask
                     state="open",
                 )
             )
@@ -167,10 +179,13 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
         session.flush()
         body = messages.cover_page(request.code, member.name, start, end)
         enqueue_sms(session, env, now, team, peer.phone, body, purpose="page", request=request, page=page)
+    if soon:
+        for director in rotation.directors_to_tell(session, team, now):
+            notify(session, env, now, director, messages.cover_alert_soon(request.code, member.name, start))
     log.info(
         "cover %s: %s asks %d peers for %s", request.code, member.name, len(asked), stretch.start.isoformat()
     )
-    return messages.cover_asked(request.code, len(asked), start, end)
+    return messages.cover_asked(request.code, len(asked), start, end, director_told=soon)
 
 
 def _per_shift(ahead: list[shifts.Shift], member: Member, after: datetime | None = None) -> list[Stretch]:
@@ -221,10 +236,10 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     if not any(p.member_id == member.id for p in request.pages):
         return messages.unknown_code(request.code)
     if cover.state != "open" or now >= cover.starts_at:
-        return messages.cover_over(request.code)
+        return _ended(session, request, cover, member, now)
     if not _still_theirs(session, team, cover, now):
-        _end(session, env, now, request, cover, "moot")
-        return messages.cover_changed(request.code)
+        _moot(session, env, now, request, cover, answering=member)
+        return _changed(session, request, cover, member, now)
     won = session.execute(
         update(Request)
         .where(Request.id == request.id, Request.accepted_by_id.is_(None), Request.status == "open")
@@ -278,12 +293,17 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     return messages.cover_yours(asker.name, start, end)
 
 
-def _still_theirs(session: Session, team: Team, cover: Cover, now: datetime) -> bool:
-    """Tell whether the asker is still the primary when the stretch begins (the plan may have changed)."""
+def _holder(session: Session, team: Team, cover: Cover, now: datetime) -> Member | None:
+    """Return who is primary when the cover's stretch begins, as the plan stands now (None: nobody)."""
     (shift,) = shifts.team_shifts(
         session, team, cover.starts_at, cover.starts_at + timedelta(microseconds=1), now
     )
-    primary = shift.primary_at(cover.starts_at)
+    return shift.primary_at(cover.starts_at)
+
+
+def _still_theirs(session: Session, team: Team, cover: Cover, now: datetime) -> bool:
+    """Tell whether the asker is still the primary when the stretch begins (the plan may have changed)."""
+    primary = _holder(session, team, cover, now)
     return primary is not None and primary.id == cover.asker_id
 
 
@@ -321,17 +341,21 @@ def decline(session: Session, env: Env, now: datetime, member: Member, request: 
     requests.lock(session, request)
     cover = session.get(Cover, request.id, populate_existing=True)
     assert cover is not None
-    mine = [p for p in request.pages if p.member_id == member.id and p.state == "pending"]
+    paged = [p for p in request.pages if p.member_id == member.id]
+    mine = [p for p in paged if p.state == "pending"]
     if not mine:
-        return (
-            messages.unknown_code(request.code)
-            if request.status == "open"
-            else messages.cover_over(request.code)
-        )
+        if request.status != "open":
+            return _ended(session, request, cover, member, now)
+        if any(p.state == "declined" for p in paged):
+            return messages.cover_passed(request.code)  # a second 2: the same answer
+        return messages.unknown_code(request.code)
     for page in mine:
         page.state, page.answered_at, page.answer_channel = "declined", now, "sms"
     if all(p.state != "pending" for p in request.pages) and cover.state == "open":
-        _alert(session, env, now, request, cover, everyone_passed=True)
+        if _still_theirs(session, request.team, cover, now):
+            _alert(session, env, now, request, cover, everyone_passed=True)
+        else:  # nobody needs to take it: no alert
+            _moot(session, env, now, request, cover, answering=member)
     return messages.cover_passed(request.code)
 
 
@@ -381,29 +405,82 @@ def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cov
     return True
 
 
+def _ended(session: Session, request: Request, cover: Cover, member: Member, now: datetime) -> str:
+    """Answer member's reply to a cover that has ended, saying how it ended."""
+    if cover.state == "taken" and request.accepted_by is not None:
+        return messages.cover_taken(request.code, request.accepted_by.name)
+    if cover.state == "moot" and now < cover.starts_at:
+        return _changed(session, request, cover, member, now)
+    return messages.cover_over(request.code)
+
+
+def _moot(
+    session: Session, env: Env, now: datetime, request: Request, cover: Cover, answering: Member | None = None
+) -> bool:
+    """End a cover whose shift is no longer the asker's; tell the asker and the peers still asked.
+
+    answering, a peer whose 1 found it moot, is told by the reply. Returns False if it had ended already.
+    """
+    waiting = [p.member for p in request.pages if p.state == "pending" and p.member is not answering]
+    if not _end(session, env, now, request, cover, "moot"):
+        return False
+    team = request.team
+    holder = _holder(session, team, cover, now)
+    start = _when(team, cover.starts_at)
+    closed = messages.cover_moot_asker(request.code, start, holder.name if holder else None)
+    notify(session, env, now, cover.asker, closed)
+    for peer in waiting:
+        notify(session, env, now, peer, _changed(session, request, cover, peer, now, holder))
+    log.info("cover %s ended: its shift is no longer its asker's", request.code)
+    return True
+
+
+def _changed(
+    session: Session,
+    request: Request,
+    cover: Cover,
+    peer: Member,
+    now: datetime,
+    holder: Member | None = None,
+) -> str:
+    """Tell a peer asked that a cover is no longer needed, and who has the shift now (them, perhaps)."""
+    holder = holder or _holder(session, request.team, cover, now)
+    if holder is None:
+        return messages.cover_changed(request.code)
+    return messages.cover_changed(request.code, holder.name, yours=holder.id == peer.id)
+
+
 def run_due(session: Session, env: Env, now: datetime) -> int:
-    """End the covers whose shift began unanswered; alert the director of those nobody took by 12 h before."""
+    """End the covers whose shift began unanswered, or is no longer the asker's; alert the director of those
+    nobody took by 12 h before.
+
+    Every open cover is looked at (a few a team at most): whether its shift is still the asker's is known only
+    by working the shift out, and a change (an override, an AWAY) may come at any time.
+    """
     done = 0
-    begun = session.scalars(select(Cover).where(Cover.state == "open", Cover.starts_at <= now)).all()
-    for cover in begun:
-        if _end(session, env, now, cover.request, cover, "unanswered"):
-            team = cover.request.team
-            notices.claim(session, now, team, cover.asker, cover.starts_at)  # this text is their notice
-            notify(
-                session,
-                env,
-                now,
-                cover.asker,
-                messages.cover_unanswered(cover.request.code, _when(team, cover.ends_at)),
-            )
-            log.info("cover %s ended unanswered: the shift began", cover.request.code)
+    for cover in session.scalars(select(Cover).where(Cover.state == "open").order_by(Cover.starts_at)).all():
+        if not _still_theirs(session, cover.request.team, cover, now):
+            done += _moot(session, env, now, cover.request, cover)
+        elif cover.starts_at <= now:
+            done += _unanswered(session, env, now, cover)
+        elif cover.alerted_at is None and cover.alert_at <= now:
+            _alert(session, env, now, cover.request, cover, everyone_passed=False)
             done += 1
-    due = session.scalars(
-        select(Cover).where(
-            Cover.state == "open", Cover.alerted_at.is_(None), Cover.alert_at <= now, Cover.starts_at > now
-        )
-    ).all()
-    for cover in due:
-        _alert(session, env, now, cover.request, cover, everyone_passed=False)
-        done += 1
     return done
+
+
+def _unanswered(session: Session, env: Env, now: datetime, cover: Cover) -> bool:
+    """End a cover nobody took by the start of its shift, and tell its asker they are on call."""
+    if not _end(session, env, now, cover.request, cover, "unanswered"):
+        return False
+    team = cover.request.team
+    notices.claim(session, now, team, cover.asker, cover.starts_at)  # this text is their notice
+    notify(
+        session,
+        env,
+        now,
+        cover.asker,
+        messages.cover_unanswered(cover.request.code, _when(team, cover.ends_at)),
+    )
+    log.info("cover %s ended unanswered: the shift began", cover.request.code)
+    return True

@@ -55,9 +55,17 @@ def duration(delta: timedelta) -> str:
     return f"{seconds // 3600} h"
 
 
-def requester_ack(team: str, limits: str) -> str:
-    """Acknowledge a new request: a peer is coming, the crisis lines, the limits of confidentiality."""
-    return f"{team}: a peer will contact you soon. {CRISIS} {limits} Text PRIVACY for details."
+def requester_ack(team: str, limits: str, testing: bool = False) -> str:
+    """Acknowledge a new request: a peer is coming, the crisis lines, the limits of confidentiality.
+
+    testing (the text was TEST: someone trying the line) adds "it works" where the two segments allow it.
+    """
+    ack = f"{team}: a peer will contact you soon. {CRISIS} {limits} Text PRIVACY for details."
+    if testing:
+        tried = ack.replace(": a peer will", ": it works. A peer will", 1)
+        if segments.segments(tried) <= ACK_SEGMENTS:
+            return tried
+    return ack
 
 
 def line_busy() -> str:
@@ -591,9 +599,18 @@ def no_longer_primary(team: str, start: str, end: str, begun: bool, taker: str |
     return f"{team}: you're no longer on call from {start} to {end}{instead}."
 
 
-def shifts_list(starts_ends: Sequence[tuple[str, str]], link: str) -> str:
-    """List a member's next shifts and their calendar link (SHIFTS)."""
-    if not starts_ends:
+def shifts_list(starts_ends: Sequence[tuple[str, str]], link: str, fallback_role: str | None = None) -> str:
+    """List a member's next shifts and their calendar link (SHIFTS).
+
+    fallback_role, for a member paged after the peers (the psychologist, say), keeps "no shifts" from
+    reading as "never paged".
+    """
+    if not starts_ends and fallback_role is not None:
+        listed = (
+            f"You have no shifts as first to be paged; as the {fallback_role} you're paged whenever the peers"
+            " on call don't answer."
+        )
+    elif not starts_ends:
         listed = "You have no on-call shifts in the next 90 days."
     else:
         listed = "Your next shifts: " + "; ".join(f"{start} to {end}" for start, end in starts_ends) + "."
@@ -625,8 +642,21 @@ def cover_begun(end: str) -> str:
 
 def cover_not_yours(day: str, mine: Sequence[str]) -> str:
     """Refuse COVER of a day that is not the member's, naming their next shifts."""
-    listed = f" Your next: {', '.join(mine)}." if mine else " You have no shift in the next 90 days."
-    return f"{day} isn't your shift.{listed} Text COVER with one of those dates."
+    if not mine:
+        return f"{day} isn't your shift. You have no shift in the next 90 days."
+    return f"{day} isn't your shift. Your next: {', '.join(mine)}. Text COVER with one of those dates."
+
+
+def cover_past(day: str) -> str:
+    """Refuse COVER of a day gone by."""
+    return (
+        f"{day} has passed. COVER asks about a shift to come: your next, or the one of a date such as 12/24."
+    )
+
+
+def cover_too_far(day: str, ask_from: str) -> str:
+    """Refuse COVER of a day beyond the 90 days the rotation is worked out for."""
+    return f"{day} is more than 90 days ahead, too far to know whose shift it is. Ask again from {ask_from}."
 
 
 def cover_again(start: str, code: str | None) -> str:
@@ -642,12 +672,13 @@ def cover_nobody() -> str:
     return "No other peer can be asked (all away or opted out). Please call the director to arrange cover."
 
 
-def cover_asked(code: str, count: int, start: str, end: str) -> str:
-    """Confirm a COVER to the peer who asked."""
+def cover_asked(code: str, count: int, start: str, end: str, director_told: bool = False) -> str:
+    """Confirm a COVER to the peer who asked (and that the director knows, when the shift is near)."""
     peers = f"{count} peer{'s' * (count != 1)}"
+    told = " It's less than 12 h away, so the director knows too." if director_told else ""
     return (
         f"Asked {peers} to cover {start} to {end} (COVER {code}). "
-        "We'll text you who takes it; until then it's yours."
+        f"We'll text you who takes it; until then it's yours.{told}"
     )
 
 
@@ -686,9 +717,24 @@ def cover_over(code: str) -> str:
     return f"COVER {code} is over: its shift has begun. Thank you."
 
 
-def cover_changed(code: str) -> str:
-    """Answer a 1 to a cover whose shift changed hands meanwhile."""
-    return f"COVER {code} is no longer needed: that shift changed meanwhile. Thank you."
+def cover_changed(code: str, holder: str | None = None, yours: bool = False) -> str:
+    """Tell a peer asked that a cover is no longer needed: its shift changed hands (to whom, when known)."""
+    if yours:
+        now = "that shift is yours now (SHIFTS lists yours)"
+    elif holder:
+        now = f"{holder} has that shift now"
+    else:
+        now = "that shift changed hands"
+    return f"COVER {code} is no longer needed: {now}. Thank you."
+
+
+def cover_moot_asker(code: str, start: str, holder: str | None = None) -> str:
+    """Tell the asker their cover ended because the shift is no longer theirs (an override, an AWAY)."""
+    has_it = f" ({holder} has it now)" if holder else ""
+    return (
+        f"COVER {code} is closed: {start} is no longer your shift{has_it}, so nobody needs to take it."
+        " SHIFTS lists yours."
+    )
 
 
 def cover_passed(code: str) -> str:
@@ -703,9 +749,7 @@ def cover_stand_down(code: str, taker: str) -> str:
 
 def cover_done_asker(code: str, taker: str, start: str, end: str) -> str:
     """Tell the asker who took their shift."""
-    return (
-        f"{taker} takes your shift {start} to {end} (COVER {code}). You're off it; thanks for asking early."
-    )
+    return f"{taker} takes your shift {start} to {end} (COVER {code}). You're off it."
 
 
 def cover_done_director(code: str, taker: str, asker: str, start: str, end: str) -> str:
@@ -717,6 +761,14 @@ def cover_alert(code: str, asker: str, start: str, everyone_passed: bool) -> str
     """Alert the director that nobody has taken a cover."""
     why = "every peer asked passed" if everyone_passed else "nobody has taken it yet"
     return f"COVER {code}: {asker} asked for cover of {start} and {why}. Please arrange it (an override)."
+
+
+def cover_alert_soon(code: str, asker: str, start: str) -> str:
+    """Tell the director, at once, of a cover asked less than 12 h before its shift."""
+    return (
+        f"COVER {code}: {asker} asks for cover of {start}, less than 12 h away; the other peers are asked."
+        " You'll hear if one takes it; if not, please arrange it (an override)."
+    )
 
 
 def cover_alert_asker(code: str, start: str) -> str:
@@ -768,11 +820,4 @@ def test_unanswered(code: str, timeout: str) -> str:
     return (
         f"Test {code} got no answer in {timeout}. Text TEST to try again; "
         "if the page never came, tell the director."
-    )
-
-
-def requester_testing() -> str:
-    """Add to the acknowledgement of a requester who texted TEST: the line works, and a peer still calls."""
-    return (
-        "The line works. If you were only trying it, that's fine: the peer who contacts you will understand."
     )

@@ -364,7 +364,7 @@ class ConsoleUser(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | director | dispatch | viewer
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Bumped when the password changes: every session opened before it ends.
+    # Bumped when the password changes: a two-factor step begun with the old password cannot finish.
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     # The TOTP secret, encrypted under a key derived from the console secret; None: no two-factor code.
     totp_secret_enc: Mapped[str | None] = mapped_column(Text, default=None)
@@ -375,6 +375,24 @@ class ConsoleUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
     team: Mapped[Team | None] = relationship()
+
+
+class ConsoleLogin(Base):
+    """An open console session: the browser's cookie holds its token, the database its hash and last click.
+
+    Deleting the row ends the session, whatever cookie a browser (or whoever copied it) still holds.
+    """
+
+    __tablename__ = "console_logins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the cookie's token, hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The user's role and team when they logged in: a session never outlives a change of either.
+    role: Mapped[str] = mapped_column(String(16))
+    team_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime] = mapped_column(index=True)  # the last request that counted as activity
 
 
 class LoginFailure(Base):

@@ -22,18 +22,19 @@ from callout.config import Config, TeamConfig
 CARD_COMMANDS = (
     ("1 [CODE]", "accept a page (YES works too)"),
     ("2 [CODE]", "pass: the next person is paged at once"),
-    ("DONE [CODE] [area] [OT]", "close, with the general topic; OT: off-duty first contact"),
+    ("DONE [CODE] [area] [OT]", "close: the general topic; OT if off duty"),
     ("RELEASE [CODE]", "hand it back (called to a scene)"),
     ("AWAY [2d] / BACK", "off the on-call list, for a while or until BACK"),
     ("WHO", "who is on call now and next"),
     ("SHIFTS", "your next shifts and your calendar link"),
     ("COVER [DATE]", "ask the other peers to take a shift of yours"),
-    ("TEST", "a test page: answer 1 to check your phone gets pages"),
-    ("TALK", "support for yourself: another peer contacts you"),
+    ("TEST", "a test page: reply 1 when it arrives"),
+    ("TALK", "support for you: another peer contacts you"),
     ("?", "the commands; PRIVACY: what is kept"),
 )
 SAMPLE_CODE = "K7QD"  # a code as pages show them (no look-alike characters)
 CARDS_PER_PAGE = 4
+LONG_NAME = 40  # a team name longer than this is printed on the card in plain case, to fit fewer lines
 
 _templates = Environment(
     loader=PackageLoader("callout", "templates"),
@@ -93,6 +94,7 @@ def card(config: Config, team: TeamConfig) -> str:
         line=line(config, team),
         commands=CARD_COMMANDS,
         reminder=messages.limits_reminder(team.confidentiality_limits),
+        long_name=len(team.name) > LONG_NAME,
         copies=range(CARDS_PER_PAGE),
     )
 

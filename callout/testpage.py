@@ -1,4 +1,4 @@
-"""TEST: a member asks for a test page, and gets one exactly the way a real page goes.
+"""TEST: a member asks for a test page (or the director sends one from the console), paged like a real one.
 
 A test is a request of kind "test" paged to the member alone by `requests.page_member`: the text at once,
 the call after `call_after` (the same job places it), `ack_timeout` to answer. Their `1`, by text or on the
@@ -10,7 +10,9 @@ attention did not). The caller commits.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,9 +25,28 @@ from callout.outbox import notify
 log = logging.getLogger(__name__)
 
 
-def start(session: Session, env: Env, now: datetime, member: Member) -> str:
-    """Page member a test (unless one is already waiting for their answer); return the reply to TEST."""
+class Outcome(StrEnum):
+    """What asking for a test page did."""
+
+    PAGED = "paged"
+    WAITING = "waiting"  # a test page already waits for the member's answer
+    OPTED_OUT = "opted out"  # texts cannot reach them (STOP)
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A test page asked for: what happened, and the test's code (paged or waiting)."""
+
+    outcome: Outcome
+    code: str | None = None
+
+
+def send(session: Session, env: Env, now: datetime, member: Member) -> Started:
+    """Page member a test, unless one is already waiting for their answer or pages cannot reach them."""
     team = member.team
+    if not member.active:
+        return Started(Outcome.INACTIVE)
     waiting = session.scalar(
         select(Request).where(
             Request.team_id == team.id,
@@ -35,9 +56,9 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
         )
     )
     if waiting is not None:
-        return messages.test_waiting(waiting.code)
+        return Started(Outcome.WAITING, waiting.code)
     if member.opted_out:
-        return messages.test_opted_out()
+        return Started(Outcome.OPTED_OUT)
     policy = env.team(team).escalation
     request = Request(
         team=team,
@@ -53,7 +74,18 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     session.flush()
     requests.page_member(session, env, now, request, member, "test", policy.ack_timeout)
     log.info("test %s: paging %s", request.code, member.name)
-    return messages.test_started(requests.minutes(policy.call_after) if policy.call_after else None)
+    return Started(Outcome.PAGED, request.code)
+
+
+def start(session: Session, env: Env, now: datetime, member: Member) -> str:
+    """Page member a test (unless one is already waiting for their answer); return the reply to TEST."""
+    started = send(session, env, now, member)
+    if started.outcome is Outcome.WAITING and started.code is not None:
+        return messages.test_waiting(started.code)
+    if started.outcome is Outcome.OPTED_OUT:
+        return messages.test_opted_out()
+    call_after = env.team(member.team).escalation.call_after
+    return messages.test_started(requests.minutes(call_after) if call_after else None)
 
 
 def confirm(session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str) -> str:

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from callout import logins
 from callout.models import ConsoleUser, Request, Team
 from callout.signing import SecretBox
 
@@ -184,7 +185,8 @@ def listed(session: Session, team_id: int | None = None) -> list[ConsoleUser]:
 
 
 def remove(session: Session, user: ConsoleUser) -> None:
-    """Delete a user; the pages they opened stay, no longer linked to them."""
+    """Delete a user and end their sessions; the pages they opened stay, no longer linked to them."""
+    logins.end_all(session, user)
     session.execute(
         update(Request)
         .where(Request.opened_by_user_id == user.id)
@@ -196,11 +198,12 @@ def remove(session: Session, user: ConsoleUser) -> None:
 
 
 def set_password(session: Session, now: datetime, user: ConsoleUser, password: str) -> None:
-    """Give user a new password; every session they had ends."""
+    """Give user a new password; every session they had ends (and a two-factor step begun with the old)."""
     check_password(password, user.username)
     user.password_hash = hasher.hash(password)
     user.password_changed_at = now
     user.session_version += 1
+    logins.end_all(session, user)
     session.flush()
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from callout import calendar
+from callout import auditlog, calendar
 from callout.env import make_env
 from callout.models import Member
 from cli import Context, pass_context
@@ -36,6 +36,9 @@ def oncall_calendar(ctx: Context, slug: str | None, who: str | None, rotate: boo
             feeds = [(f"{team.name} (whole rotation)", None), *((m.name, m) for m in peers)]
         for label, member in feeds:
             click.echo(f"{label}: {calendar.url(env, action(session, env, team, member, now))}")
+        if rotate:
+            summary = "replaced the calendar feed URLs of " + ", ".join(label for label, _member in feeds)
+            auditlog.record(session, now, auditlog.cli_actor(), "calendar.rotate", summary, team)
     if rotate:
         click.echo(f"rotated {len(feeds)} feed{'s' * (len(feeds) != 1)}: the old URLs no longer work")
     if not ctx.config.privacy.data_key:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from callout import audit, housekeeping, privacy
+from callout import audit, auditlog, housekeeping, privacy
 from callout.crypto import InvalidKey, Vault, check_key
 from callout.db import transaction
 from callout.env import make_env
@@ -57,6 +57,9 @@ def rekey(ctx: Context, new_key: str, old_keys: tuple[str, ...]) -> None:
             count = privacy.rekey(session, Vault(current, *old_keys), Vault(new_key))
         except privacy.RekeyError as exc:
             fail(str(exc))
+        # Who and when, nothing more: no key, and no count (how many requesters' details were held).
+        summary = "re-encrypted the stored contact details under a new data_key"
+        auditlog.record(session, datetime.now(UTC), auditlog.cli_actor(), "privacy.rekey", summary)
     click.echo(f"re-encrypted {count} stored value(s) under the new key.")
     click.echo("Now set the new key, start Callout, and destroy the old key. In the config file:")
     click.echo("[privacy]")

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from callout import auditlog, users
+from callout import auditlog, logins, users
 from callout.env import Env
 from console.auth import Login
 from console.forms import ActionForm, OwnPasswordForm, TotpForm
@@ -50,7 +50,7 @@ def account_password() -> Any:
     form = OwnPasswordForm()
     me = who()
 
-    def work(s: Session, env: Env, now: datetime) -> str | users.Principal:
+    def work(s: Session, env: Env, now: datetime) -> str | tuple[users.Principal, str]:
         user = users.get(s, me.id)
         if user is None:
             abort(404)
@@ -63,12 +63,12 @@ def account_password() -> Any:
         auditlog.record(
             s, now, _actor(), "user.password", f"{user.username}: changed their own password", user.team
         )
-        return users.principal(user)
+        return users.principal(user), logins.start(s, now, user)  # every session ended: this browser's anew
 
     outcome = run(work)
     if isinstance(outcome, str):
         return _account_page(400, outcome)
-    login_user(Login(outcome))  # the new password version: this session stays, the others end
+    login_user(Login(*outcome))
     flash("Password changed. Your other sessions have ended.", "ok")
     return redirect(url_for("console.account"))
 
@@ -113,19 +113,18 @@ def totp_enable() -> Any:
         return redirect(url_for("console.totp_start"))
     box = state().box
 
-    def work(s: Session, env: Env, now: datetime) -> users.Principal | None:
+    def work(s: Session, env: Env, now: datetime) -> bool:
         user = users.get(s, me.id)
         if user is None:
             abort(404)
         if not users.enable_totp(user, box, secret, form.code.data or "", now):
-            return None
+            return False
         auditlog.record(
             s, now, _actor(), "user.totp", f"{user.username}: turned on two-factor codes", user.team
         )
-        return users.principal(user)
+        return True
 
-    enabled = run(work)
-    if enabled is None:
+    if not run(work):
         uri = users.totp_uri(secret, me.username)
         grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
         required = users.totp_required(me.role, runtime().config.console.require_totp)
@@ -140,7 +139,6 @@ def totp_enable() -> Any:
             section="account",
         )
     session.pop("totp_offer", None)
-    login_user(Login(enabled))
     flash("Two-factor codes are on: each login now asks for the code your app shows.", "ok")
     return redirect(url_for("console.account"))
 
@@ -152,7 +150,7 @@ def totp_disable() -> BaseResponse:
     if users.totp_required(me.role, runtime().config.console.require_totp):
         abort(403)
 
-    def work(s: Session, env: Env, now: datetime) -> users.Principal:
+    def work(s: Session, env: Env, now: datetime) -> None:
         user = users.get(s, me.id)
         if user is None:
             abort(404)
@@ -160,9 +158,7 @@ def totp_disable() -> BaseResponse:
         auditlog.record(
             s, now, _actor(), "user.totp", f"{user.username}: turned off two-factor codes", user.team
         )
-        return users.principal(user)
 
-    login_user_again = run(work)
-    login_user(Login(login_user_again))
+    run(work)
     flash("Two-factor codes are off.", "ok")
     return redirect(url_for("console.account"))

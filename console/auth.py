@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, flash, redirect, request, session, url_for
+from flask import Response, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from callout import throttle, users
+from callout import logins, throttle, users
 from callout.env import Env
+from callout.models import ConsoleUser
 from console.forms import CodeForm, LoginForm
 from console.web import bp, page, run, runtime, state
 
@@ -24,7 +25,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "console.login"
 login_manager.login_message = "Log in to see the console."
-login_manager.session_protection = None  # the session ends on inactivity and on a password change instead
+login_manager.session_protection = None  # sessions live in the database instead (callout.logins)
 
 PENDING_FOR = 300  # seconds between a right password and its two-factor code
 # Endpoints that need no session; the live partials poll and must not keep a session alive.
@@ -34,29 +35,36 @@ ENROL = {"console.account", "console.totp_start", "console.totp_enable", "consol
 
 
 class Login(UserMixin):  # type: ignore[misc]
-    """The logged-in user as Flask-Login holds it."""
+    """The logged-in user as Flask-Login holds it: who they are, and the token of their session."""
 
-    def __init__(self, who: users.Principal) -> None:
+    def __init__(self, who: users.Principal, token: str) -> None:
         self.who = who
+        self.token = token
 
     def get_id(self) -> str:
-        """Return the session's id of the user: their id and password version (a new password ends it)."""
-        return f"{self.who.id}:{self.who.version}"
+        """Return what the cookie keeps: the session's token (the database holds its hash and its state)."""
+        return self.token
 
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
-def load_user(user_id: str) -> Login | None:
-    """Return the user of a session, unless removed or their password changed since."""
-    ident, _, version = user_id.partition(":")
-    if not ident.isdigit() or not version.isdigit():
+def load_user(token: str) -> Login | None:
+    """Return the user of the session the cookie names, if it still runs in the database.
+
+    The request counts as activity unless it is a live partial's poll; a session idle too long (on the
+    server's clock) ends here, and the guard says so.
+    """
+    idle_for = runtime().config.console.session_timeout
+    activity = request.endpoint not in LIVE
+
+    def work(s: Session, env: Env, now: datetime) -> tuple[users.Principal | None, bool]:
+        resumed = logins.resume(s, now, token, idle_for, activity=activity)
+        return (users.principal(resumed.user) if resumed.user else None), resumed.idle
+
+    who, idle = run(work)
+    if who is None:
+        g.console_idle = idle
         return None
-
-    def work(session: Session, env: Env, now: datetime) -> users.Principal | None:
-        user = users.get(session, int(ident))
-        return users.principal(user) if user is not None and user.session_version == int(version) else None
-
-    who = run(work)
-    return Login(who) if who is not None else None
+    return Login(who, token)
 
 
 @login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
@@ -93,24 +101,18 @@ def client_address() -> str:
 
 @bp.before_request
 def guard() -> BaseResponse | None:
-    """Check CSRF on every POST, then the session: present, not idle too long, two-factor when required."""
+    """Check CSRF on every POST, then the session: running (in the database), two-factor when required."""
     if request.method == "POST":
         csrf.protect()  # raises CSRFError: 400
     if request.endpoint in OPEN:
         return None
     if not current_user.is_authenticated:
+        if "_user_id" in session:  # a session that has ended: logged out, idle, a new password...
+            session.clear()
+        if g.get("console_idle"):
+            flash("Your session ended after a while without activity. Log in again.", "info")
         result: BaseResponse = login_manager.unauthorized()
         return result
-    clock = runtime().clock().timestamp()
-    seen = session.get("seen")
-    timeout = runtime().config.console.session_timeout.total_seconds()
-    if not isinstance(seen, int | float) or clock - seen > timeout:
-        _end_session()
-        flash("Your session ended after a while without activity. Log in again.", "info")
-        result = login_manager.unauthorized()
-        return result
-    if request.endpoint not in LIVE:
-        session["seen"] = clock
     who = current_user.who
     if (
         users.totp_required(who.role, runtime().config.console.require_totp)
@@ -123,7 +125,10 @@ def guard() -> BaseResponse | None:
 
 
 def _end_session() -> None:
-    """Log out and forget everything the session held."""
+    """End the session in the database (a copy of the cookie is worth nothing after), forget the rest."""
+    token = current_user.token if current_user.is_authenticated else None
+    if token is not None:
+        run(lambda s, env, now: logins.end(s, token))
     logout_user()
     session.clear()
 
@@ -152,11 +157,17 @@ def not_found(exc: Exception) -> tuple[str, int]:
     )
 
 
-def _start(user: users.Principal, now: datetime) -> None:
-    """Open the session of user."""
-    session.clear()
-    login_user(Login(user))
-    session["seen"] = now.timestamp()
+def _start(user: users.Principal, token: str) -> None:
+    """Give this browser the session token opened for user (a session it had before ends)."""
+    _end_session()
+    login_user(Login(user, token))
+
+
+def _open(s: Session, now: datetime, user: ConsoleUser, idle_for: timedelta) -> tuple[users.Principal, str]:
+    """Record user's login and open their session; forget the sessions that ended idle meanwhile."""
+    users.logged_in(user, now)
+    logins.forget_idle(s, now, idle_for)
+    return users.principal(user), logins.start(s, now, user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -172,21 +183,20 @@ def login() -> Any:
     username, password = form.username.data or "", form.password.data or ""
     attempt = run(lambda s, env, now: throttle.record(s, now, username, client_address()))
 
-    def work(s: Session, env: Env, now: datetime) -> tuple[str, users.Principal | None]:
+    def work(s: Session, env: Env, now: datetime) -> tuple[str, users.Principal | None, str]:
         throttle.forget_old(s, now, settings.lockout)
         if throttle.blocked(s, now, settings, attempt):
-            return "blocked", None
+            return "blocked", None, ""
         user = users.authenticate(s, username, password)
         if user is None:
-            return "wrong", None
+            return "wrong", None, ""
         if user.totp_secret_enc is not None:
             throttle.forgive(s, attempt, user=False)
-            return "code", users.principal(user)
+            return "code", users.principal(user), ""
         throttle.forgive(s, attempt, user=True)
-        users.logged_in(user, now)
-        return "in", users.principal(user)
+        return "in", *_open(s, now, user, settings.session_timeout)
 
-    outcome, user = run(work)
+    outcome, user, token = run(work)
     if outcome == "blocked":
         log.warning("console: login refused, too many attempts")
         minutes = max(1, round(settings.lockout.total_seconds() / 60))
@@ -200,7 +210,7 @@ def login() -> Any:
         session.clear()
         session["pending"] = {"id": user.id, "version": user.version, "at": clock.timestamp(), "next": target}
         return redirect(url_for("console.login_code"))
-    _start(user, clock)
+    _start(user, token)
     log.info("console: %s logged in", user.username)
     return redirect(target or url_for("console.home"))
 
@@ -220,20 +230,19 @@ def login_code() -> Any:
     settings = runtime().config.console
     box = state().box
 
-    def work(s: Session, env: Env, now: datetime) -> tuple[str, users.Principal | None]:
+    def work(s: Session, env: Env, now: datetime) -> tuple[str, users.Principal | None, str]:
         user = users.get(s, int(pending["id"]))
         if user is None or user.session_version != pending["version"]:
-            return "gone", None
+            return "gone", None, ""
         attempt = throttle.record(s, now, user.username, client_address())
         if throttle.blocked(s, now, settings, attempt):
-            return "blocked", None
+            return "blocked", None, ""
         if not users.check_totp(user, box, form.code.data or "", now):
-            return "wrong", None
+            return "wrong", None, ""
         throttle.forgive(s, attempt, user=True)
-        users.logged_in(user, now)
-        return "in", users.principal(user)
+        return "in", *_open(s, now, user, settings.session_timeout)
 
-    outcome, user = run(work)
+    outcome, user, token = run(work)
     if outcome == "gone":
         session.clear()
         return redirect(url_for("console.login"))
@@ -242,14 +251,14 @@ def login_code() -> Any:
     if user is None:
         return page("login_code.html", 401, form=form, error="That code is not right (or was used already).")
     target = pending.get("next")
-    _start(user, clock)
+    _start(user, token)
     log.info("console: %s logged in with a two-factor code", user.username)
     return redirect(_next_target(target) or url_for("console.home"))
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    """End the session."""
+    """End the session, in the database too: the cookie, or any copy of it, no longer opens a page."""
     _end_session()
     flash("You are logged out.", "info")
     return redirect(url_for("console.login"))

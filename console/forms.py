@@ -39,7 +39,8 @@ class UserForm(FlaskForm):  # type: ignore[misc]
     """A new console user."""
 
     username = StringField("User name", validators=[DataRequired(), Length(max=64)])
-    role = StringField("Role", validators=[DataRequired(), Length(max=16)])
+    # The least power until chosen: nobody becomes an admin or a director by a missed click.
+    role = StringField("Role", default="viewer", validators=[DataRequired(), Length(max=16)])
     team = StringField("Team", validators=[Length(max=64)])
     password = PasswordField(
         "Password (at least 10 characters)", validators=[DataRequired(), Length(max=1000)]

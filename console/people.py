@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -25,6 +25,7 @@ class UserRow:
     username: str
     role: str
     team: str | None
+    zone: str  # the team's time zone, for the last login (UTC for an admin of every team)
     last_login_at: datetime | None
     totp: bool
     created_at: datetime
@@ -43,6 +44,7 @@ def _rows(session: Session, me: users.Principal) -> list[UserRow]:
             u.username,
             u.role,
             u.team.name if u.team else None,
+            u.team.timezone if u.team else "UTC",
             u.last_login_at,
             u.totp_secret_enc is not None,
             u.created_at,
@@ -64,6 +66,8 @@ def _page(status: int = 200, error: str | None = None, form: UserForm | None = N
 
     def work(session: Session, env: Env, now: datetime) -> tuple[list[UserRow], UserForm, list[TeamView]]:
         new_form, teams = _form(session, me)
+        if request.method == "GET" and teams:  # the new user's team, until chosen: the first, not every team
+            new_form.team.data = teams[0].slug
         return _rows(session, me), form or new_form, teams
 
     rows, shown_form, teams = run(work)

@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from callout import auditlog, roster
+from callout import auditlog, roster, testpage
 from callout.env import Env
 from callout.models import ROLES, Member, Team
 from console.forms import ActionForm, ImportForm, MemberForm
@@ -35,6 +35,8 @@ class MemberRow:
     skills: str
     active: bool
     status: str
+    tested: datetime | None  # the last test page they confirmed
+    can_test: bool  # a test page can reach them (active, not opted out)
 
 
 def _actor() -> auditlog.Actor:
@@ -58,7 +60,16 @@ def _status(team: Team, member: Member, now: datetime) -> str:
 def _rows(session: Session, team: Team, now: datetime) -> list[MemberRow]:
     return [
         MemberRow(
-            m.id, place, m.name, m.phone, m.role, ", ".join(m.skills or []), m.active, _status(team, m, now)
+            m.id,
+            place,
+            m.name,
+            m.phone,
+            m.role,
+            ", ".join(m.skills or []),
+            m.active,
+            _status(team, m, now),
+            m.test_confirmed_at,
+            m.active and not m.opted_out,
         )
         for place, m in enumerate(roster.members_of(session, team), 1)
     ]
@@ -241,6 +252,36 @@ def roster_move(slug: str, member_id: int) -> BaseResponse:
             auditlog.record(session, now, _actor(), "roster.move", diff.summary(), team)
 
     run(work)
+    return redirect(url_for("console.roster_page", slug=slug) + f"#member-{member_id}", 303)
+
+
+def _test_said(name: str, started: testpage.Started) -> tuple[str, str]:
+    """Say what asking for a test page did, and whether it went out (flash category)."""
+    if started.outcome is testpage.Outcome.PAGED:
+        said = f"Test page {started.code} sent to {name}: their 1 confirms it, and the roster shows when."
+        return said, "ok"
+    if started.outcome is testpage.Outcome.WAITING:
+        return f"{name} already has test page {started.code} waiting for their 1.", "info"
+    if started.outcome is testpage.Outcome.OPTED_OUT:
+        return f"No test sent: {name} opted out of texts (STOP). They text START first.", "error"
+    return f"No test sent: {name} is inactive. Reactivate them first.", "error"
+
+
+@bp.post("/<slug>/roster/members/<id:member_id>/test")
+def roster_test(slug: str, member_id: int) -> BaseResponse:
+    """Page a member a test, as their TEST would: their 1 confirms that pages reach them."""
+
+    def work(session: Session, env: Env, now: datetime) -> tuple[str, str]:
+        team = _team(session, slug)
+        member = _member(session, team, member_id)
+        started = testpage.send(session, env, now, member)
+        if started.outcome is testpage.Outcome.PAGED:
+            summary = f"sent test page {started.code} to {member.name}"
+            auditlog.record(session, now, _actor(), "roster.test", summary, team)
+        return _test_said(member.name, started)
+
+    message, category = run(work)
+    flash(message, category)
     return redirect(url_for("console.roster_page", slug=slug) + f"#member-{member_id}", 303)
 
 

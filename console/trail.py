@@ -38,9 +38,7 @@ def audit_log(slug: str) -> Any:
     def work(session: Session, env: Env, now: datetime) -> tuple[Any, list[Entry]]:
         team = team_or_404(session, slug)
         require(me.can_change)
-        rows = auditlog.entries(session, [team.id], limit=PER_PAGE, before_id=before)
-        if me.is_admin:
-            rows = auditlog.entries(session, None, limit=PER_PAGE, before_id=before)
+        rows = auditlog.entries(session, None if me.is_admin else [team.id], limit=PER_PAGE, before_id=before)
         shown = [
             Entry(r.id, r.at, r.actor, r.via, r.action, r.summary, r.team.slug if r.team else None)
             for r in rows

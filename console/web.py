@@ -127,6 +127,14 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+@bp.app_template_global("home_team")
+def home_team() -> TeamView | None:
+    """Return the team whose pages the navigation links to on a page of no team (the account, the users)."""
+    me = who()
+    teams = run(lambda session, env, now: [team_view(t) for t in users.visible_teams(session, me)[:1]])
+    return teams[0] if teams else None
+
+
 @dataclass(frozen=True)
 class Section:
     """A page of the console's navigation that a later part adds (the calendar, the roster)."""

@@ -129,9 +129,13 @@ def _emptied(config: Config, exc: EmptiesRole) -> str:
 
 
 def _show(diff: RosterDiff) -> None:
-    """Log what a configured roster changed at start, by name (a change of who can be paged: a warning)."""
+    """Log what a configured roster changed at start, by name; warn of a role left with nobody.
+
+    The diff is information, not a warning: it is the file the operator edited, applied (`serve` logs at
+    INFO; the demo, whose roster is new each time, shows warnings only). A role with nobody needs acting on.
+    """
     if diff.changed:
-        log.warning("roster %s", diff.summary())
+        log.info("roster %s", diff.summary())
     else:
         log.info("roster %s: unchanged", diff.team)
     for note in diff.notes():

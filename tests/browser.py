@@ -46,9 +46,25 @@ def screenshots_folder(default: Path) -> Path:
 
 
 def shoot(page: Any, folder: Path, name: str) -> None:
-    """Write a full-page screenshot at the desktop and the phone width (then back to the desktop)."""
+    """Write a full-page screenshot at the desktop and the phone width (then back to the desktop).
+
+    At each width the page must fit: nothing wider than the screen, so nobody scrolls sideways on a phone.
+    """
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         page.wait_for_timeout(150)
         page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+        wider = page.evaluate(WIDER_THAN_THE_SCREEN)
+        assert not wider, f"{name} at {size['width']} px: wider than the screen: {wider}"
     page.set_viewport_size(DESKTOP)
+
+
+# The elements reaching past the right edge of the window (a table scrolling in its own box is fine).
+WIDER_THAN_THE_SCREEN = """() => {
+  const edge = document.documentElement.clientWidth + 1;
+  if (document.documentElement.scrollWidth <= edge) return [];
+  return [...document.querySelectorAll("body *")]
+    .filter((el) => el.getBoundingClientRect().right > edge)
+    .slice(0, 5)
+    .map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""));
+}"""

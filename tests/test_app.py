@@ -108,11 +108,27 @@ def test_the_configured_roster_prints_its_diff_on_start(
     caplog.clear()
     with caplog.at_level("INFO", logger="service"):
         service.build(config, transport=transport).close()
-    [line] = [r.getMessage() for r in caplog.records if r.name == "service"]
-    assert line == (
+    [line] = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "service"]
+    assert line == (  # information (serve logs INFO), not a warning: the demo's first line was this one
+        "INFO",
         "roster odessa: 0 added, 1 updated, 0 deactivated, 3 unchanged;"
-        " updated: Sgt. Lee Park-Moss (name was Sgt. Lee Park)"
+        " updated: Sgt. Lee Park-Moss (name was Sgt. Lee Park)",
     )
+
+
+def test_a_configured_roster_leaving_a_role_empty_is_a_warning_on_start(
+    database_url: str, transport: RecordingTransport, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import service
+
+    roster = tmp_path / "roster.toml"
+    roster.write_text(FULL_ROSTER.replace('"psychologist"', '"peer"'))
+    config = make_config(database_url, team_table(roster=str(roster)), server={"scheduler": False})
+    with caplog.at_level("INFO", logger="service"):
+        service.build(config, transport=transport).close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "service"]
+    assert [level for level, _ in lines] == ["INFO", "WARNING"]
+    assert lines[1][1] == "roster note: odessa has no active psychologist: nobody to fall back on or alert"
 
 
 def test_a_configured_roster_that_would_empty_a_role_stops_start_up_in_one_line(

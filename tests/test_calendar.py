@@ -12,10 +12,11 @@ import icalendar
 import pytest
 import time_machine
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 from callout import calendar, rotation
-from callout.models import CalendarToken, Member, Team
+from callout.models import AuditEntry, CalendarToken, Member, Team
 from cli import cli
 from tests.conftest import DATA_KEY, NOW, Clock, add_roster
 
@@ -100,11 +101,19 @@ def test_the_team_feed_makes_dst_change_shifts_23_and_25_hours_long(
     start, end = change.decoded("dtstart"), change.decoded("dtend")
     assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=hours)
     assert (start.hour, end.hour) == (7, 7)
-    # a phone reading the VTIMEZONE gets the same offsets as the zone database
-    assert str(cal.walk("VTIMEZONE")[0]["tzid"]) == "America/Chicago"
     utc = [e.decoded("dtstart").astimezone(UTC) for e in shifts]
     lengths = {b - a for a, b in pairwise(utc)}
     assert lengths == {timedelta(hours=24), timedelta(hours=hours)}
+    # A phone without the zone database reads the feed's own VTIMEZONE: built from it alone, every start and
+    # end (07:00 as written) falls at the same instant as by the zone database.
+    (vtimezone,) = cal.walk("VTIMEZONE")
+    assert str(vtimezone["tzid"]) == "America/Chicago"
+    own = vtimezone.to_tz(lookup_tzid=False)
+    assert not isinstance(own, ZoneInfo)
+    for event in shifts:
+        for key in ("dtstart", "dtend"):
+            written = event.decoded(key)
+            assert written.replace(tzinfo=own).astimezone(UTC) == written.astimezone(UTC), (key, written)
 
 
 def test_feeds_show_overrides_covers_and_away_and_names_only(
@@ -231,6 +240,17 @@ def test_the_command_prints_every_feed_and_rotates_them(tmp_path: Path, database
         rotated = run("--member", "Park", "--rotate")
         assert "rotated 1 feed" in rotated and rotated.splitlines()[0] not in listed
         assert run().splitlines()[1] == lines[1]  # Rivera's link is untouched
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        entries = [(e.via, e.action, e.summary) for e in session.scalars(select(AuditEntry))]
+    engine.dispose()
+    assert (
+        "cli",
+        "calendar.rotate",
+        "replaced the calendar feed URLs of Park",
+    ) in entries  # printing alone: none
+    assert [action for _via, action, _summary in entries].count("calendar.rotate") == 1  # printing: none
+    with time_machine.travel(NOW, tick=False):
         unknown = CliRunner().invoke(
             cli, ["--config", str(config), "oncall", "calendar", "--member", "Nobody"]
         )

@@ -189,3 +189,39 @@ def test_roster_and_override_commands_are_in_the_audit_log(tmp_path: Path) -> No
     ]
     assert all(e.via == "cli" for e in entries)
     assert "Ofc. B primary Thu 01 Jan 07:00 to Fri 02 Jan 07:00" in entries[6].summary
+
+
+def test_user_password_and_user_remove_end_the_users_console_sessions(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from callout import logins, users
+    from callout.models import ConsoleLogin
+
+    config = write_config(tmp_path, "")
+    for name in ("desk", "night.desk"):
+        add = ("user", "add", name, "--role", "dispatch", "--team", "odessa", "--password-stdin")
+        assert invoke(config, *add, stdin=PASSWORD).exit_code == 0
+    engine = make_engine(f"sqlite:///{config.parent / 'callout.db'}")
+    try:
+        with make_sessionmaker(engine)() as session, session.begin():
+            for name in ("desk", "desk", "night.desk"):  # desk on two browsers
+                user = users.find(session, name)
+                assert user is not None
+                logins.start(session, datetime.now(UTC), user)
+    finally:
+        engine.dispose()
+
+    def open_for() -> list[int]:
+        return sorted(login.user_id for login in rows(config, ConsoleLogin))
+
+    desk, night = (u.id for u in sorted(rows(config, ConsoleUser), key=lambda u: u.username))
+    assert open_for() == [desk, desk, night]
+    assert (
+        invoke(
+            config, "user", "password", "desk", "--password-stdin", stdin="another long password"
+        ).exit_code
+        == 0
+    )
+    assert open_for() == [night]
+    assert invoke(config, "user", "remove", "night.desk").exit_code == 0
+    assert open_for() == []

@@ -63,6 +63,28 @@ def test_the_first_reply_says_the_limits_and_fits_two_gsm7_segments(limits: str)
     assert ack.endswith("Text PRIVACY for details.")
 
 
+@pytest.mark.parametrize(
+    ("team", "limits", "room"),
+    [
+        ("PSS", messages.DEFAULT_LIMITS, True),
+        ("Odessa PD Peer Support", messages.DEFAULT_LIMITS, True),
+        ("Odessa PD Peer Support", texas_example(), False),
+        ("Mesquite PD Peer Support Team", messages.DEFAULT_LIMITS, False),
+    ],
+)
+def test_the_first_reply_to_someone_trying_the_line_stays_in_two_segments(
+    team: str, limits: str, room: bool
+) -> None:
+    plain = messages.requester_ack(team, limits)
+    assert count(plain).count <= messages.ACK_SEGMENTS  # a team start-up accepts
+    ack = messages.requester_ack(team, limits, testing=True)
+    assert count(ack).count <= messages.ACK_SEGMENTS
+    if room:
+        assert ack == plain.replace(": a peer will contact", ": it works. A peer will contact")
+    else:  # no room to say it works: the plain first reply, which always fits
+        assert ack == plain
+
+
 @pytest.mark.parametrize("limits", [messages.DEFAULT_LIMITS, texas_example()], ids=["default", "texas"])
 def test_the_privacy_answer_says_the_limits_and_what_is_kept_in_two_segments(limits: str) -> None:
     answer = messages.privacy_statement(messages.duration(timedelta(hours=24)), limits)

@@ -326,6 +326,90 @@ def test_a_removed_user_is_logged_out(console: ConsoleClient, rt: Any) -> None:
     assert console.get("/console/odessa/").status_code == 302
 
 
+def _copy(console: ConsoleClient) -> ConsoleClient:
+    """Return another client holding the same cookies (a copied cookie, or the same browser later)."""
+    other = ConsoleClient(console.app)
+    for cookie in console.client._cookies.values():
+        other.client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path, secure=True)
+    return other
+
+
+def test_a_copied_cookie_stops_working_when_its_user_logs_out(console: ConsoleClient, rt: Any) -> None:
+    make_user(rt, "lt.nguyen")
+    elsewhere = ConsoleClient(console.app)
+    elsewhere.login("lt.nguyen")
+    console.login("lt.nguyen")
+    copied = _copy(console)
+    token = copied.token("/console/account")
+    assert console.post("/console/logout", {}).headers["Location"] == "/console/login"
+    fields = {"kind": "page", "note": "Officer at the station", "csrf_token": token}
+    posted = copied.post("/console/odessa/dispatch", fields, csrf=False)
+    assert posted.status_code == 302 and posted.headers["Location"].startswith("/console/login")
+    replayed = copied.get("/console/odessa/")
+    assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/console/login")
+    assert elsewhere.get("/console/odessa/").status_code == 200  # the user's other session goes on
+
+
+def test_an_idle_session_ends_on_the_servers_clock_whatever_cookie_comes_back(
+    console: ConsoleClient, rt: Any, clock: Clock
+) -> None:
+    from callout.models import ConsoleLogin
+
+    make_user(rt, "lt.nguyen")
+    console.login("lt.nguyen")
+    copied = _copy(console)
+    clock.advance(minutes=31)
+    ended = copied.get("/console/odessa/")
+    assert ended.status_code == 302 and ended.headers["Location"].startswith("/console/login")
+    assert "after a while without activity" in copied.get("/console/login").get_data(as_text=True)
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ConsoleLogin)) == 0
+    clock.advance(minutes=-31)  # the cookie's own "last seen" would pass again: the server's record is gone
+    assert console.get("/console/odessa/").status_code == 302
+
+
+def test_a_password_reset_by_an_admin_ends_the_users_sessions(console: ConsoleClient, rt: Any) -> None:
+    target = make_user(rt, "desk", "dispatch")
+    make_user(rt, "root", "admin", None)
+    desk = ConsoleClient(console.app)
+    desk.login("desk")
+    console.login("root")
+    reset = console.post(f"/console/users/{target}/password", {"password": "a brand new password"})
+    assert reset.status_code == 302
+    assert desk.get("/console/odessa/").status_code == 302
+    assert console.get("/console/users").status_code == 200
+
+
+def test_a_change_of_role_or_team_ends_the_session(console: ConsoleClient, rt: Any) -> None:
+    from callout import users
+
+    make_user(rt, "lt.nguyen")
+    console.login("lt.nguyen")
+    with rt.sessions() as session, session.begin():
+        user = users.find(session, "lt.nguyen")
+        assert user is not None
+        user.role = "viewer"  # no page or command changes a role yet: whatever does must not keep the session
+    assert console.get("/console/odessa/").status_code == 302
+    console.login("lt.nguyen")
+    assert console.get("/console/odessa/").status_code == 200
+    with rt.sessions() as session, session.begin():
+        user = users.find(session, "lt.nguyen")
+        assert user is not None
+        user.team_id = None
+    assert console.get("/console/").status_code == 302
+
+
+def test_logging_in_again_ends_the_session_the_browser_had(console: ConsoleClient, rt: Any) -> None:
+    make_user(rt, "lt.nguyen")
+    make_user(rt, "desk", "dispatch")
+    console.login("lt.nguyen")
+    before = _copy(console)
+    fields = {"username": "desk", "password": PASSWORD, "csrf_token": console.token("/console/account")}
+    assert console.client.post("/console/login", data=fields, base_url=console.BASE).status_code == 302
+    assert console.get("/console/odessa/dispatch").status_code == 200
+    assert before.get("/console/odessa/").status_code == 302
+
+
 # --- two-factor codes -----------------------------------------------------------------------------
 
 

@@ -33,6 +33,9 @@ def formats(e164: str) -> list[str]:
         f"+1 {area}-{exchange}-{line}",
         f"+1 {area} {exchange} {line}",
         f"{exchange}-{line}",
+        "%2B1" + digits,  # in a URL
+        "&#43;1" + digits,  # an escaped +
+        "&#x2B;1" + digits,
     ]
 
 

@@ -30,7 +30,9 @@ def config(database_url: str) -> Config:
     return make_config(
         database_url,
         team_table(),
-        team_table(slug="midland", name="Midland PD", support_number="+14325550200"),
+        team_table(
+            slug="midland", name="Midland PD", support_number="+14325550200", dispatch_token="midland-secret"
+        ),
     )
 
 
@@ -98,6 +100,7 @@ def test_a_talk_request_names_nobody_but_who_holds_it(
     twilio.sms(roster["rivera"].phone, f"1 {code}")
     shown = row(html(director.get("/console/odessa/")), code)
     assert "Ofc. Dana Rivera" in shown and "Chen" not in shown
+    assert director.get(f"/console/odessa/dispatch/{code}").status_code == 404  # who was paged: not shown
 
 
 def test_the_board_shows_debrief_tallies_and_coverage_warnings(
@@ -162,6 +165,27 @@ def test_a_page_from_the_form_goes_through_the_dispatch_domain(
     twilio.sms(roster["rivera"].phone, f"1 {code}")
     status = html(desk.get(f"/console/odessa/dispatch/{code}/live"))
     assert 'id="accepted-by">Ofc. Dana Rivera' in status and 'data-status="accepted"' in status
+    assert "hx-get=" in status  # still live
+    twilio.sms(roster["rivera"].phone, f"DONE {code}")
+    status = html(desk.get(f"/console/odessa/dispatch/{code}/live"))
+    assert 'data-status="closed"' in status and "hx-get=" not in status  # closed: it stops asking
+
+
+def test_the_board_tells_a_page_from_the_console_from_one_from_the_api(
+    app: Any, rt: Any, roster: dict[str, Member]
+) -> None:
+    director = logged_in(app, rt, "lt.nguyen", "director")
+    mine = director.post("/console/odessa/dispatch", {"kind": "page", "note": "Unit 12 at the station"})
+    console_code = mine.headers["Location"].rsplit("/", 1)[1]
+    api = app.test_client().post(
+        "/api/v1/pages",
+        json={"kind": "page", "note": "Unit 9 at the hospital"},
+        headers={"Authorization": "Bearer dispatch-secret"},
+    )
+    api_code = api.get_json()["code"]
+    board = html(director.get("/console/odessa/board/live"))
+    assert '<td data-label="Channel">console</td>' in row(board, console_code)
+    assert '<td data-label="Channel">dispatch API</td>' in row(board, api_code)
 
 
 def test_a_debrief_with_a_skill_and_its_tally(
@@ -295,14 +319,38 @@ def test_an_admin_manages_every_user_and_a_director_their_team(app: Any, rt: Any
     assert short.status_code == 400 and "at least 10 characters" in html(short)
 
 
-def test_the_users_page_shows_the_last_login(app: Any, rt: Any) -> None:
+def test_a_new_users_role_is_viewer_until_chosen(app: Any, rt: Any) -> None:
+    page = html(logged_in(app, rt, "root", "admin", None).get("/console/users"))
+    assert '<option value="viewer" selected>' in page  # never an admin or a director by a missed click
+    assert '<option value="midland" selected>' in page  # a viewer has a team: the first, by name
+    page = html(logged_in(app, rt, "lt.nguyen", "director").get("/console/users"))
+    assert '<option value="viewer" selected>' in page and '<option value="odessa" selected>' in page
+
+
+def test_the_users_page_shows_the_last_login_in_the_teams_zone(app: Any, rt: Any, clock: Clock) -> None:
     admin = logged_in(app, rt, "root", "admin", None)
     make_user(rt, "viewer", "viewer")
     page = html(admin.get("/console/users"))
     assert re.search(r'id="user-viewer".*?never', page, re.S)
     ConsoleClient(app).login("viewer")
     page = html(admin.get("/console/users"))
-    assert re.search(r'id="user-viewer".*?2026-03-10 15:00 UTC', page, re.S) or "UTC" in page
+    viewer = re.search(r'<tr id="user-viewer".*?</tr>', page, re.S)
+    assert viewer and "Tue 10 Mar 2026 10:00 CDT" in viewer.group(0)  # 15:00 UTC in Odessa
+    root = re.search(r'<tr id="user-root".*?</tr>', page, re.S)
+    assert root and "Tue 10 Mar 2026 15:00 UTC" in root.group(0)  # an admin of every team: UTC
+
+
+def test_the_account_and_users_pages_keep_the_teams_navigation(app: Any, rt: Any) -> None:
+    director = logged_in(app, rt, "lt.nguyen", "director")
+    admin = logged_in(app, rt, "root", "admin", None)
+    for client, slug in ((director, "odessa"), (admin, "midland")):  # an admin: the first team by name
+        for path in ("/console/account", "/console/users"):
+            page = html(client.get(path))
+            for link in (f'href="/console/{slug}/"', f'href="/console/{slug}/calendar"'):
+                assert link in page, f"{path} has no {link}"
+    account = html(logged_in(app, rt, "desk", "dispatch").get("/console/account"))
+    assert 'href="/console/odessa/dispatch"' in account and 'href="/console/odessa/calendar"' not in account
+    assert "logged in as <strong>desk</strong>, a dispatch of Odessa" in account
 
 
 # --- audit -----------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +15,17 @@ from callout import rotation
 from callout.config import Config
 from callout.models import AuditEntry, Member
 from callout.teams import get_team
-from tests.conftest import Clock, ConsoleClient, add_roster, make_config, make_user, team_table
+from tests.conftest import (
+    Clock,
+    ConsoleClient,
+    RecordingTransport,
+    TwilioClient,
+    add_roster,
+    make_config,
+    make_user,
+    send,
+    team_table,
+)
 
 
 @pytest.fixture
@@ -152,6 +164,7 @@ def test_the_import_shows_its_diff_first_then_applies_it(
     assert "1 added, 0 updated, 2 deactivated, 3 unchanged" in page
     assert "added: Ofc. New Hire" in page and "deactivated: Sgt. Mei Chen, Det. Luis Ortiz" in page
     assert len(names(rt)) == 5  # nothing changed yet
+    assert 'action="/console/odessa/roster/import/apply#import-title"' in page  # the answer opens at the diff
     applied = director.post("/console/odessa/roster/import/apply", {"text": text, "format": "toml"})
     assert applied.status_code == 303
     assert ("Ofc. New Hire", True) in names(rt) and ("Sgt. Mei Chen", False) in names(rt)
@@ -221,3 +234,65 @@ def test_another_teams_member_is_404(app: Any, rt: Any, roster: dict[str, Member
         == 404
     )
     assert client.get("/console/odessa/roster").status_code == 404
+
+
+def test_the_roster_shows_each_members_last_test_and_the_button_sends_one(
+    director: ConsoleClient,
+    rt: Any,
+    roster: dict[str, Member],
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    clock: Clock,
+) -> None:
+    def set_member(key: str, **fields: Any) -> None:
+        def work(session: Any, env: Any, now: Any) -> None:
+            member = session.get(Member, roster[key].id)
+            for name, value in fields.items():
+                setattr(member, name, value)
+
+        rt.run(work)
+
+    set_member("rivera", test_confirmed_at=datetime(2026, 2, 20, 18, 0, tzinfo=UTC))
+    set_member("ortiz", opted_out=True)
+    page = director.get("/console/odessa/roster").get_data(as_text=True)
+    assert "20 Feb 2026" in cells(page, roster["rivera"].id, "Last test")
+    assert "never" in cells(page, roster["chen"].id, "Last test")
+    test_url = f"/console/odessa/roster/members/{roster['chen'].id}/test"
+    assert f'action="{test_url}"' in page
+    assert f"/roster/members/{roster['ortiz'].id}/test" not in page  # opted out: no page could reach him
+
+    sent = director.post(test_url, follow_redirects=True)
+    assert sent.status_code == 200
+    send(rt)
+    (text,) = transport.to(roster["chen"].phone)
+    assert text.startswith("TEST page ") and "nobody needs help" in text
+    code = text.split()[2].rstrip(":")
+    assert f"Test page {code} sent to Sgt. Mei Chen" in sent.get_data(as_text=True)
+    assert actions(rt)[-1] == "roster.test"
+
+    again = director.post(test_url, follow_redirects=True).get_data(as_text=True)
+    send(rt)
+    assert f"Sgt. Mei Chen already has test page {code} waiting for their 1." in again
+    assert len(transport.to(roster["chen"].phone)) == 1
+
+    twilio.sms(roster["chen"].phone, f"1 {code}")
+    page = director.get("/console/odessa/roster").get_data(as_text=True)
+    assert clock.now.astimezone(ZoneInfo("America/Chicago")).strftime("%d %b %Y") in cells(
+        page, roster["chen"].id, "Last test"
+    )
+    refused = director.post(
+        f"/console/odessa/roster/members/{roster['ortiz'].id}/test", follow_redirects=True
+    ).get_data(as_text=True)
+    send(rt)
+    assert "No test sent: Det. Luis Ortiz opted out of texts (STOP)" in refused
+    assert transport.to(roster["ortiz"].phone) == []
+    assert code not in director.get("/console/odessa/").get_data(as_text=True)  # a test is nobody asking
+
+
+def cells(page: str, member_id: int, label: str) -> str:
+    """Return the cell of a member's roster row under label."""
+    found = re.search(rf'<tr id="member-{member_id}".*?</tr>', page, re.S)
+    assert found, f"no row for member {member_id}"
+    cell = re.search(rf'<td data-label="{label}"[^>]*>(.*?)</td>', found.group(0), re.S)
+    assert cell, f"no {label} cell"
+    return cell.group(1)

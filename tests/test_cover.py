@@ -124,7 +124,7 @@ def test_the_first_1_code_takes_it_as_an_override_and_everyone_is_told(
     send(rt)
     assert transport.to(team["park"].phone)[-1] == (
         f"Det. Kim Moss takes your shift Wed 11 Mar 07:00 CDT to Thu 12 Mar 07:00 CDT (COVER {code}). "
-        "You're off it; thanks for asking early."
+        "You're off it."
     )
     assert transport.to(team["ortiz"].phone) == [
         f"COVER {code}: Det. Kim Moss takes Sgt. Lee Park's shift Wed 11 Mar 07:00 CDT"
@@ -193,6 +193,18 @@ def test_a_cover_code_is_never_a_live_request_code(
             "Thu 12 Mar isn't your shift. Your next: Wed 11 Mar 07:00 CDT, Sun 15 Mar 07:00 CDT,",
         ),
         ("rivera", "COVER today", "Your shift has begun (until Wed 11 Mar 07:00 CDT)"),
+        ("park", "COVER 3/9/26", "Mon 09 Mar has passed. COVER asks about a shift to come"),
+        (
+            "park",
+            "COVER 3/9",
+            "Tue 09 Mar 2027 is more than 90 days ahead, too far to know whose shift it is.",
+        ),
+        (
+            "park",
+            "COVER 12/24",
+            "Thu 24 Dec is more than 90 days ahead, too far to know whose shift it is. Ask"
+            " again from Fri 25 Sep.",
+        ),
     ],
 )
 def test_bad_covers_get_a_clear_reply_and_ask_nobody(
@@ -255,6 +267,29 @@ def test_nobody_taking_it_by_12_hours_before_alerts_the_director_once(
     )
 
 
+def test_a_cover_asked_less_than_12_hours_ahead_tells_the_director_with_the_ask_once(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    clock.now = WEDNESDAY - timedelta(hours=6)
+    reply = text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    assert "until then it's yours. It's less than 12 h away, so the director knows too." in reply
+    send(rt)
+    alert = (
+        f"COVER {code}: Sgt. Lee Park asks for cover of Wed 11 Mar 07:00 CDT, less than 12 h away; the other"
+        " peers are asked. You'll hear if one takes it; if not, please arrange it (an override)."
+    )
+    assert transport.to(team["ortiz"].phone) == [alert]
+    clock.advance(minutes=1)
+    rt.run(housekeeping)
+    send(rt)
+    assert transport.to(team["ortiz"].phone) == [alert]  # not a second time
+    assert not any("Nobody has taken" in body for body in transport.to(team["park"].phone))
+    text(twilio, team["moss"].phone, f"1 {code}")
+    send(rt)
+    assert transport.to(team["ortiz"].phone)[-1].startswith(f"COVER {code}: Det. Kim Moss takes")
+
+
 def test_when_everyone_asked_passes_the_director_is_alerted_at_once(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
@@ -286,11 +321,8 @@ def test_a_cover_nobody_took_ends_when_its_shift_begins(
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Sgt. Lee Park"
 
 
-def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
-    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
-) -> None:
-    text(twilio, team["park"].phone, "COVER")
-    code, _, _ = the_cover(rt)
+def give_wednesday_to_chen(rt: Any, team: dict[str, Member], clock: Clock) -> None:
+    """Make Chen primary for Park's Wednesday by the director's override."""
     with rt.sessions() as session, session.begin():
         chen = session.get(Member, team["chen"].id)
         session.add(
@@ -302,9 +334,98 @@ def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
                 created_at=clock.now,
             )
         )
-    assert "no longer needed" in text(twilio, team["moss"].phone, f"1 {code}")
+
+
+def test_a_cover_whose_shift_changed_hands_meanwhile_is_not_taken(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    assert f"COVER {code} is no longer needed: Ofc. Mei Chen has that shift now." in text(
+        twilio, team["moss"].phone, f"1 {code}"
+    )
     assert the_cover(rt)[1] == "moot"
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
+    send(rt)
+    assert transport.to(team["park"].phone)[-1] == (
+        f"COVER {code} is closed: Wed 11 Mar 07:00 CDT is no longer your shift (Ofc. Mei Chen has it now), so"
+        " nobody needs to take it. SHIFTS lists yours."
+    )
+    assert transport.to(team["rivera"].phone)[-1] == (
+        f"COVER {code} is no longer needed: Ofc. Mei Chen has that shift now. Thank you."
+    )
+    assert transport.to(team["chen"].phone)[-1] == (
+        f"COVER {code} is no longer needed: that shift is yours now (SHIFTS lists yours). Thank you."
+    )
+    assert len(transport.to(team["moss"].phone)) == 1  # the one who answered is told by the reply
+    for name in ("rivera", "moss"):  # a later answer is told the same, not that the shift began
+        assert "no longer needed" in text(twilio, team[name].phone, f"1 {code}")
+        assert "no longer needed" in text(twilio, team[name].phone, f"2 {code}")
+
+
+def test_a_cover_whose_shift_the_director_gave_away_ends_with_no_false_alert(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    clock.now = WEDNESDAY - timedelta(hours=12)  # when nobody having taken it would alert the director
+    rt.run(housekeeping)
+    send(rt)
+    assert the_cover(rt)[1] == "moot"
+    assert not any(code in body for body in transport.to(team["ortiz"].phone))
+    assert transport.to(team["park"].phone)[-1].startswith(f"COVER {code} is closed: Wed 11 Mar 07:00 CDT")
+    for name in ("rivera", "moss", "chen"):
+        assert f"COVER {code} is no longer needed: " in " ".join(transport.to(team[name].phone))
+    clock.now = WEDNESDAY
+    rt.run(housekeeping)
+    send(rt)
+    assert not any("Nobody took" in body for body in transport.to(team["park"].phone))
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
+
+
+def test_everyone_passing_on_a_cover_whose_shift_changed_hands_alerts_nobody(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    for name in ("rivera", "moss", "chen"):
+        text(twilio, team[name].phone, f"2 {code}")
+    send(rt)
+    assert the_cover(rt)[1] == "moot"
+    assert not any(code in body for body in transport.to(team["ortiz"].phone))
+    assert transport.to(team["park"].phone)[-1].startswith(f"COVER {code} is closed")
+
+
+def test_the_new_primary_of_a_shift_may_ask_cover_of_it_while_the_old_ask_is_open(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    old, _, _ = the_cover(rt)
+    give_wednesday_to_chen(rt, team, clock)
+    reply = text(twilio, team["chen"].phone, "COVER tomorrow")
+    assert "Asked 3 peers to cover Wed 11 Mar 07:00 CDT" in reply and "already asked" not in reply
+    with rt.sessions() as session:
+        states = {c.request.code: (c.state, c.asker.name) for c in session.scalars(select(Cover))}
+    assert states[old] == ("moot", "Sgt. Lee Park") and len(states) == 2
+    assert ("open", "Ofc. Mei Chen") in states.values()
+
+
+def test_a_pass_after_the_cover_was_taken_is_told_who_took_it(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER")
+    code, _, _ = the_cover(rt)
+    assert "passed on COVER" in text(twilio, team["chen"].phone, f"2 {code}")
+    assert "passed on COVER" in text(twilio, team["chen"].phone, f"2 {code}")  # said twice: the same
+    text(twilio, team["moss"].phone, f"1 {code}")
+    assert f"COVER {code} was already taken by Det. Kim Moss" in text(
+        twilio, team["rivera"].phone, f"2 {code}"
+    )
 
 
 def test_covers_are_not_counted_in_the_report(
@@ -331,3 +452,41 @@ def test_covers_and_test_pages_are_not_on_the_console_board(
         row = session.scalar(select(Team))
         assert [r.kind for r in live_requests(session, row)] == ["support"]
         assert live_requests(session, row, support=False) == []
+
+
+def test_a_cover_lives_in_the_database_another_process_alerts_once_and_takes_it(
+    config: Any,
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+) -> None:
+    import service
+    from webhooks import create_app
+
+    text(twilio, team["park"].phone, "COVER")  # asked of the first process, which then goes away
+    code, _, _ = the_cover(rt)
+    send(rt)
+    restarted = RecordingTransport()
+    other = create_app(service.build(config, transport=restarted))
+    later = other.extensions["callout"]
+    try:
+        later.clock = later.sender.clock = clock
+        clock.now = WEDNESDAY - timedelta(hours=12)
+        later.run(housekeeping)
+        rt.run(housekeeping)  # both processes look: the director is alerted once
+        send(later)
+        send(rt)
+        alerts = restarted.to(team["ortiz"].phone) + transport.to(team["ortiz"].phone)
+        assert alerts == [
+            f"COVER {code}: Sgt. Lee Park asked for cover of Wed 11 Mar 07:00 CDT and nobody has taken it"
+            " yet. Please arrange it (an override)."
+        ]
+        webhooks = TwilioClient(other.test_client())
+        webhooks._sid = 1000  # Twilio's message ids are unique: not those the first process saw
+        taken = webhooks.sms(team["moss"].phone, f"1 {code}").get_data(as_text=True)
+        assert "Sgt. Lee Park's shift Wed 11 Mar 07:00 CDT to Thu 12 Mar 07:00 CDT is yours" in taken
+        assert primary_at(later, WEDNESDAY + timedelta(hours=1)) == "Det. Kim Moss"
+    finally:
+        later.close()

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
 from cli.demo import run_demo
 
+README = Path(__file__).resolve().parent.parent / "README.md"
 
-def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_cover_and_a_debrief() -> None:
+
+def as_shown(line: str) -> str:
+    """Return a line of the demo without its time, its code (CODE) and its timeout (Ns), to compare runs."""
+    line = re.sub(r"^\[\s*[\d.]+s\]", "", line).replace("(2s to answer)", "(4s to answer)")  # --speed 0.5
+    return re.sub(r"\b(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d|[A-Z]{4}\b)[A-Z0-9]{4}\b", "CODE", line)
+
+
+def readme_excerpt() -> list[str]:
+    """Return the lines of the demo that README.md shows ("It starts like this")."""
+    after = README.read_text().split("It starts like this", 1)[1]
+    block = after.split("```text\n", 1)[1].split("```", 1)[0]
+    return [as_shown(line) for line in block.splitlines()]
+
+
+def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_cover_and_a_debrief(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     lines: list[str] = []
     run_demo(speed=0.5, echo=lines.append)
+    # A newcomer's first line is the demo's own, not a log line (the demo shows warnings only: none here).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     story = "\n".join(lines)
     order = [
         "Officer texts the support line",
@@ -34,6 +59,11 @@ def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_c
     assert positions == sorted(positions)
     assert "Officer (requester, number masked): A peer support member has your request" in story
     assert "+14325559876" not in story  # the requester's number is never printed in clear
+    shown = [as_shown(line) for line in "\n".join(lines).splitlines()]
+    excerpt = readme_excerpt()
+    assert (
+        len(excerpt) >= 5 and [line for line in excerpt if line not in shown] == []
+    )  # README shows the demo
 
 
 def test_demo_console_opens_the_console_on_the_demos_data_with_a_printed_login() -> None:

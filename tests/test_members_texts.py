@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from callout import notices, rotation
+from callout import messages, notices, rotation
 from callout.housekeeping import handoff_notices, housekeeping, tick
 from callout.models import Member, Request, Team
+from callout.segments import segments
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, make_config, send, team_table
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -70,10 +72,20 @@ def test_shifts_of_the_primary_starts_with_the_shift_running(
 
 
 def test_shifts_of_a_member_off_the_rotation_says_so(
-    twilio: TwilioClient, team: dict[str, Member], clock: Clock
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
+    # The psychologist is paged after the peers (the fallback): "no shifts" must not read as "never paged".
+    assert (
+        "You have no shifts as first to be paged; as the psychologist you're paged whenever the peers on call"
+        " don't answer. Your calendar: https://" in text(twilio, team["cruz"].phone, "SHIFTS")
+    )
+    with rt.sessions() as session, session.begin():
+        session.get(Member, team["moss"].id).active = False
+        session.add(
+            Member(team_id=team["moss"].team_id, name="Brooks", phone="+14325550188", role="dispatch")
+        )
     assert "You have no on-call shifts in the next 90 days. Your calendar: https://" in text(
-        twilio, team["cruz"].phone, "SHIFTS"
+        twilio, "+14325550188", "SHIFTS"
     )
 
 
@@ -149,7 +161,10 @@ def test_a_non_member_who_texts_test_is_a_person_who_may_need_help(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
     reply = text(twilio, REQUESTER, "TEST")
-    assert "a peer will contact you soon" in reply and "988" in reply and "The line works" in reply
+    ack = messages.requester_ack("Odessa PD Peer Support", messages.DEFAULT_LIMITS, testing=True)
+    assert ack.startswith("Odessa PD Peer Support: it works. A peer will contact you soon. In danger now?")
+    assert ET.fromstring(reply).findtext("Message") == ack
+    assert segments(ack) <= messages.ACK_SEGMENTS  # the first reply's budget, as any first reply
     send(rt)
     assert transport.to(team["rivera"].phone)[0].startswith("Peer support request")
     with rt.sessions() as session:
@@ -195,14 +210,27 @@ def test_a_missed_heads_up_goes_late_while_the_shift_lasts(
     assert transport.to(team["rivera"].phone) == []  # Rivera's shift is over: no late notice for it
 
 
+@pytest.mark.parametrize(
+    ("now", "span"),
+    [
+        (
+            datetime(2026, 3, 6, 20, tzinfo=CHICAGO),
+            "from Sat 07 Mar 07:00 CST to Sun 08 Mar 07:00 CDT",
+        ),  # 23 h
+        (
+            datetime(2026, 10, 30, 20, tzinfo=CHICAGO),
+            "from Sat 31 Oct 07:00 CDT to Sun 01 Nov 07:00 CST",
+        ),  # 25 h
+    ],
+)
 def test_heads_up_across_both_dst_changes_names_local_times(
-    rt: Any, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+    rt: Any, transport: RecordingTransport, team: dict[str, Member], clock: Clock, now: datetime, span: str
 ) -> None:
-    clock.now = datetime(2026, 10, 30, 20, tzinfo=CHICAGO)  # the shift of Sat 31 Oct lasts 25 hours
+    clock.now = now
     rt.run(notices.shift_notices)
     send(rt)
     (notice,) = [body for body in transport.sms if "heads-up" in body.body]
-    assert "from Sat 31 Oct 07:00 CDT to Sun 01 Nov 07:00 CST" in notice.body
+    assert span in notice.body
 
 
 def test_an_override_tells_the_new_primary_and_the_displaced_at_once(
@@ -274,3 +302,36 @@ def test_heads_up_off_keeps_the_handoff_text(database_url: str, transport: Recor
         )
     finally:
         rt.close()
+
+
+# --- the guide ----------------------------------------------------------------------------------------
+
+
+def test_the_members_guide_quotes_the_texts_as_they_are_sent() -> None:
+    from tests.e2e import ROOT
+
+    lines = (ROOT / "docs" / "members.md").read_text().splitlines()
+    guide = " ".join(" ".join(line.removeprefix(">").strip() for line in lines).split())
+    start, end, team = "Wed 11 Mar 07:00 CDT", "Thu 12 Mar 07:00 CDT", "Odessa PD Peer Support"
+    sent = [
+        messages.page("K7QD", "support", "5 min"),
+        messages.page("K7QD", "test", "5 min"),
+        messages.shift_notice(team, start, end, begun=False),
+        messages.now_primary(team, "", "Tue 10 Mar 13:00 CDT", True, "Ofc. Dana Rivera can't be paged then"),
+        messages.shifts_list(
+            [
+                (start, end),
+                ("Sat 14 Mar 07:00 CDT", "Sun 15 Mar 07:00 CDT"),
+                ("Tue 17 Mar 07:00 CDT", "Wed 18 Mar 07:00 CDT"),
+            ],
+            "https://peer.example.org/calendar/....ics",
+        ),
+        messages.cover_asked("Q9C9", 3, start, end),
+        messages.cover_page("Q9C9", "Sgt. Lee Park", start, end),
+        messages.cover_moot_asker("Q9C9", start, "Ofc. Mei Chen"),
+        messages.requester_ack(team, messages.DEFAULT_LIMITS),
+        messages.privacy_statement("24 h", messages.DEFAULT_LIMITS),
+        messages.help_text("peer"),
+    ]
+    for text in sent:
+        assert text in guide, text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 from pathlib import Path
@@ -10,10 +11,11 @@ import pytest
 import segno
 from click.testing import CliRunner, Result
 
-from callout import messages
-from callout.config import load_config
+from callout import messages, papers
+from callout.config import Config, ConfigError, load_config
 from callout.papers import CARD_COMMANDS
 from cli import cli
+from tests.browser import chromium
 
 LIMITS = "Peer support here is confidential except for a threat of harm to anyone, or a crime."
 MEMBERS = [
@@ -114,3 +116,84 @@ def test_an_unknown_team_or_an_unwritable_file_is_one_line(config_file: Path, tm
     )
     assert blocked.exit_code == 2 and blocked.stderr.startswith("callout: cannot write ")
     assert "Traceback" not in unknown.output + blocked.output
+
+
+# --- in a browser: one page on Letter and on A4, nothing cut off, at the longest settings start-up takes ---
+
+FILLER = (
+    "Peer support is confidential except where Texas law requires otherwise, such as a threat to your life"
+    " or someone else's, a crime unrelated to the incident, your consent, or a referral within the team"
+)
+LONG_NAME = "Greater Metropolitan Police Department Employee Peer Support and Wellness Team of the County"
+
+
+def team_config(tmp_path: Path, name: str, limits: str) -> Config:
+    """Load a config with one team of that name and limits (ConfigError if start-up would refuse them)."""
+    path = tmp_path / "papers.toml"
+    path.write_text(
+        '[[teams]]\nslug = "metro"\nsupport_number = "+14325550100"\n'
+        f"name = {json.dumps(name)}\nconfidentiality_limits = {json.dumps(limits)}\n"
+    )
+    return load_config(path, env={})
+
+
+def longest(tmp_path: Path, text: str, other: str, as_name: bool) -> Config:
+    """Return the config with the longest prefix of text (the team's name, or its limits) start-up accepts."""
+
+    def accepts(n: int) -> bool:
+        cut = text[:n].rstrip(" ,")
+        try:
+            team_config(tmp_path, cut if as_name else other, other if as_name else cut)
+        except ConfigError:
+            return False
+        return True
+
+    low, high = 1, len(text)
+    assert not accepts(high), "the filler is too short to reach the SMS budget"
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if accepts(middle) else (low, middle)
+    cut = text[:low].rstrip(" ,")
+    return team_config(tmp_path, cut if as_name else other, other if as_name else cut)
+
+
+OVERFLOWING = """() => [...document.querySelectorAll('.sheet, .sheet *')]
+    .filter(e => getComputedStyle(e).overflow !== 'visible' || e.matches('.sheet'))
+    .filter(e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.className)"""
+
+
+def pages_in(pdf: bytes) -> int:
+    """Count the pages of a PDF Chromium printed."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-z])", pdf))
+
+
+def test_each_paper_prints_on_one_page_and_cuts_nothing_off_at_the_longest_name_and_limits(
+    tmp_path: Path,
+) -> None:
+    configs = {
+        "longest limits": longest(tmp_path, FILLER * 2, "Metro PD Peer Support", as_name=False),
+        "longest name": longest(tmp_path, (LONG_NAME + " ") * 3, "No limits.", as_name=True),
+        "the example": load_config(Path(__file__).parent.parent / "config.example.toml", env={}),
+    }
+    assert len(configs["longest limits"].teams[0].confidentiality_limits) > 130
+    assert len(configs["longest name"].teams[0].name) > 150
+    problems = []
+    with chromium() as browser:
+        page = browser.new_page()
+        for case, config in configs.items():
+            for paper in ("poster", "card"):
+                html = getattr(papers, paper)(config, config.teams[0])
+                file = tmp_path / f"{paper}.html"
+                file.write_text(html)
+                page.goto(file.as_uri())
+                for media in ("screen", "print"):  # print lays text out a little differently
+                    page.emulate_media(media=media)
+                    cut = page.evaluate(OVERFLOWING)
+                    if cut:
+                        problems.append(f"{case}, {paper}, {media}: cut off or spilling over in {cut}")
+                for size in ("Letter", "A4"):
+                    count = pages_in(page.pdf(format=size, print_background=True))
+                    if count != 1:
+                        problems.append(f"{case}, {paper}: {count} pages on {size}")
+    assert not problems, "\n".join(problems)

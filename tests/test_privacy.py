@@ -22,7 +22,7 @@ from callout.config import Config
 from callout.conversation import handle_sms
 from callout.crypto import Vault, new_key
 from callout.env import Env
-from callout.models import InboundSeen, Member, Outbox, Page, ProviderRecord, Request, Team
+from callout.models import AuditEntry, InboundSeen, Member, Outbox, Page, ProviderRecord, Request, Team
 from callout.transport import Sms
 from cli import cli
 from tests.conftest import (
@@ -562,6 +562,10 @@ def test_the_rekey_command_re_encrypts_and_says_what_to_put_in_the_config(
         assert request is not None and request.contact_enc is not None
         assert Vault(new).decrypt(request.contact_enc) == REQUESTER
         assert request.contact_key == Vault(new).lookup_key(REQUESTER)
+        (entry,) = session.scalars(select(AuditEntry)).all()  # who rekeyed and when, for the audit page
+    assert (entry.via, entry.action, entry.team_id) == ("cli", "privacy.rekey", None)
+    assert entry.summary == "re-encrypted the stored contact details under a new data_key"  # no key, no code
+    assert entry.actor and entry.at is not None
 
 
 @pytest.mark.parametrize(

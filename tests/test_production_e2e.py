@@ -320,7 +320,9 @@ def codes_alerted(stack: Stack, number: str) -> set[str]:
 def test_the_timers_leader_killed_mid_batch_hands_over_and_no_page_is_lost_or_repeated(
     tmp_path: Path, database_url: str
 ) -> None:
-    stack = make_stack(tmp_path, database_url, "3s", twilio={"timeout": "1s"})
+    # A page the dying leader had claimed but not yet handed over is claimed again after 7 s (twice the
+    # timeout and 5 s): each step outlasts that, as the default 5-minute step outlasts its 25 s.
+    stack = make_stack(tmp_path, database_url, "8s", twilio={"timeout": "1s"})
     stack.fake.latency = 0.3  # the leader's pages are still being handed over when it dies
     requesters = [f"+1432555{8200 + i:04d}" for i in range(24)]
 
