@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks.phases import Options
 from benchmarks.report import CONSOLE, Row
 from benchmarks.stack import Database
+from callout.models import Channel, PageState, RequestKind, RequestStatus
 
 MEMBERS = 50
 PAST = 1000
@@ -98,7 +99,7 @@ def _fill(rt: Any) -> None:
                 code=f"P{n:03d}"[-4:],
                 kind=kind,
                 channel=("sms", "voice", "api")[n % 3],
-                status="closed" if accepted else "exhausted",
+                status=RequestStatus.CLOSED if accepted else "exhausted",
                 opened_at=opened,
                 step=2,
                 accepted_at=opened + timedelta(seconds=40 + n % 600) if accepted else None,
@@ -110,7 +111,7 @@ def _fill(rt: Any) -> None:
                 purged_at=opened + timedelta(days=1),
             )
             session.add(request)
-            if kind == "debrief":
+            if kind == RequestKind.DEBRIEF:
                 session.flush()
                 for m in members[:30]:
                     session.add(
@@ -120,7 +121,7 @@ def _fill(rt: Any) -> None:
                             step=1,
                             tier="debrief",
                             paged_at=opened,
-                            state="accepted" if m.id % 3 else "declined",
+                            state=PageState.ACCEPTED if m.id % 3 else "declined",
                             answered_at=opened,
                         )
                     )
@@ -133,16 +134,16 @@ def _fill(rt: Any) -> None:
     with rt.sessions() as session, session.begin():
         team = session.scalar(select(Team))
         for n in range(OPEN):
-            kind = ("support", "support", "dispatch")[n % 3]
+            kind = (RequestKind.SUPPORT, RequestKind.SUPPORT, RequestKind.DISPATCH)[n % 3]
             escalation.open_request(
                 session,
                 env,
                 now,
                 team,
                 kind=kind,
-                channel="sms",
+                channel=Channel.SMS,
                 contact=f"+1432556{1000 + n:04d}",
-                note="note" if kind == "dispatch" else None,
+                note="note" if kind == RequestKind.DISPATCH else None,
             )
 
 
@@ -172,7 +173,9 @@ def _measure(url: str) -> Row:
             from callout.models import Member, Request
 
             code = session.scalar(
-                select(Request.code).where(Request.kind == "dispatch", Request.status == "open")
+                select(Request.code).where(
+                    Request.kind == RequestKind.DISPATCH, Request.status == RequestStatus.OPEN
+                )
             )
             member_id = session.scalar(select(Member.id).order_by(Member.position).limit(1))
         today = datetime.now(UTC).date()

@@ -20,7 +20,18 @@ import phonenumbers
 from sqlalchemy import ColumnElement, MetaData, func, or_, select
 from sqlalchemy.orm import Session
 
-from callout.models import Member, Outbox, Page, ProviderRecord, Request, Team, VoiceHunt
+from callout import durations
+from callout.models import (
+    Member,
+    Outbox,
+    Page,
+    ProviderRecord,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+    VoiceHunt,
+)
 from callout.phones import mask
 
 ROSTER_TABLES = frozenset({"members"})  # where members' numbers belong
@@ -135,7 +146,11 @@ def _unpurged(session: Session, now: datetime) -> Iterator[Unpurged]:
     holding = or_(
         Request.contact_enc.is_not(None), Request.contact_key.is_not(None), Request.note_enc.is_not(None)
     )
-    ended_without_time = Request.status.in_(("closed", "exhausted")) & Request.purge_at.is_(None) & holding
+    ended_without_time = (
+        Request.status.in_((RequestStatus.CLOSED, RequestStatus.EXHAUSTED))
+        & Request.purge_at.is_(None)
+        & holding
+    )
     past_time = Request.purge_at <= overdue
     for request in session.scalars(
         select(Request).where(or_(ended_without_time, past_time)).order_by(Request.id)
@@ -162,7 +177,7 @@ def _holdings(session: Session, request: Request) -> list[str]:
     if messages:
         holds.append(f"{len(messages)} message(s) about it")
     if (
-        request.kind != "debrief"
+        request.kind != RequestKind.DEBRIEF
         and session.scalars(select(Page.id).where(Page.request_id == request.id)).first()
     ):
         holds.append("who was paged for it")
@@ -214,8 +229,9 @@ def verdict(
         "teams' own support numbers are public and not counted."
     )
     lines.append(
-        f"- Every request's erasure: its contact details must be gone within {span(PURGE_GRACE)} of its "
-        f"erasure time ({span(purge_after)} after it ended)."
+        "- Every request's erasure: its contact details must be gone within"
+        f" {durations.words(PURGE_GRACE)} of its erasure time ({durations.words(purge_after)} after it"
+        " ended)."
     )
     lines += [f"- The log file {log.path}: {log.lines:,} line{'s' * (log.lines != 1)}." for log in logs]
     lines += ["", "What was found:"]
@@ -273,13 +289,3 @@ def _listed(title: str, numbers: Sequence[Number]) -> list[str]:
         whose = "a member's number" if number.on_roster else "not on the roster"
         lines.append(f"    {number.where}: {number.masked} ({whose})")
     return lines
-
-
-def span(delta: timedelta) -> str:
-    """Return a span as people say it: "2 minutes", "24 hours", "3 days"."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0 and (unit != "day" or seconds > 86_400):
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"

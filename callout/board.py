@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from callout import debrief, requests, rotation
+from callout import debrief, durations, requests, rotation
 from callout.env import Env
-from callout.models import Page, Request, Team
+from callout.models import Channel, Page, PageState, Request, RequestKind, RequestStatus, Team
 
 COVERAGE_DAYS = 7
 TIER_ROLE = {"peer": "peer", "psychologist": "psychologist", "director": "director", "debrief": "team"}
@@ -66,21 +66,27 @@ class Board:
 
 def _row(request: Request, user_id: int | None) -> Row:
     """Describe one live request for the board."""
-    pending = [p for p in request.pages if p.state == "pending" and p.step == request.step]
+    pending = [p for p in request.pages if p.state == PageState.PENDING and p.step == request.step]
     tiers = sorted({p.tier for p in pending})
-    paging = ", ".join(TIER_ROLE.get(t, t) for t in tiers) if pending and request.status == "open" else None
+    paging = (
+        ", ".join(TIER_ROLE.get(t, t) for t in tiers)
+        if pending and request.status == RequestStatus.OPEN
+        else None
+    )
     names: tuple[str, ...] = ()
-    if request.kind == "dispatch" and paging is not None:
+    if request.kind == RequestKind.DISPATCH and paging is not None:
         names = tuple(p.member.name for p in pending)
     yes: tuple[str, ...] = ()
     no = waiting = 0
-    if request.kind == "debrief":
+    if request.kind == RequestKind.DEBRIEF:
         counted = debrief.tally(request)
         yes, no, waiting = tuple(counted.yes), len(counted.no), counted.waiting
     return Row(
         code=request.code,
         kind=request.kind,
-        channel="console" if request.channel == "api" and request.opened_by_user_id else request.channel,
+        channel="console"
+        if request.channel == Channel.API and request.opened_by_user_id
+        else request.channel,
         opened_at=request.opened_at,
         status=request.status,
         step=request.step,
@@ -95,7 +101,7 @@ def _row(request: Request, user_id: int | None) -> Row:
     )
 
 
-BOARD_KINDS = ("support", "dispatch", "debrief")
+BOARD_KINDS = (RequestKind.SUPPORT, RequestKind.DISPATCH, RequestKind.DEBRIEF)
 
 
 def live_requests(
@@ -113,8 +119,8 @@ def live_requests(
             Request.team_id == team.id,
             Request.kind.in_(BOARD_KINDS),  # a member's COVER or TEST page is nobody asking for help
             or_(
-                Request.status.in_(("open", "accepted")),
-                and_(Request.status == "exhausted", Request.purged_at.is_(None)),
+                Request.status.in_((RequestStatus.OPEN, RequestStatus.ACCEPTED)),
+                and_(Request.status == RequestStatus.EXHAUSTED, Request.purged_at.is_(None)),
             ),
         )
         .options(
@@ -124,7 +130,7 @@ def live_requests(
         .order_by(Request.opened_at, Request.id)
     )
     if not support:
-        query = query.where(Request.kind != "support")
+        query = query.where(Request.kind != RequestKind.SUPPORT)
     if opened_by is not None:
         query = query.where(Request.opened_by_user_id == opened_by)
     return list(session.scalars(query))
@@ -171,14 +177,7 @@ def board(
 
 def age(now: datetime, since: datetime) -> str:
     """Return how long ago since was, as a board shows it: "45s", "12 min", "3 h 05"."""
-    seconds = max(0, int((now - since).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    return durations.board(now - since)
 
 
 def remaining(now: datetime, deadline: datetime | None) -> str | None:

@@ -1,4 +1,8 @@
-"""Configuration: config.toml plus secrets from the environment, parsed once into frozen objects."""
+"""Configuration: config.toml plus secrets from the environment, parsed once into frozen objects.
+
+Long on purpose: every key of config.example.toml is parsed and checked here, section by section, so that a
+bad value stops the start with a message naming its key, and the checks across sections sit with them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callout import messages, segments
+from callout import durations, messages, segments
 from callout.commands import CODE_ALPHABET, looks_like_code
 from callout.crypto import InvalidKey, check_key
 from callout.phones import InvalidPhone, to_e164
@@ -194,19 +198,8 @@ def parse_duration(value: object, key: str) -> timedelta:
     if seconds < 0:
         raise ConfigError(f"{key}: a duration cannot be negative, got {value!r}")
     if seconds > MAX_DURATION.total_seconds():  # also infinity, and integers too big for a float
-        raise ConfigError(f"{key}: must be at most {format_duration(MAX_DURATION)}, got {value!r}")
+        raise ConfigError(f"{key}: must be at most {durations.toml(MAX_DURATION)}, got {value!r}")
     return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """Return value as the config file would write it: "90s", "5m", "2h", "3d" or "250ms"."""
-    milliseconds = round(value.total_seconds() * 1000)
-    if milliseconds == 0:
-        return "0s"
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if milliseconds % size == 0:
-            return f"{milliseconds // size}{unit}"
-    return f"{milliseconds}ms"
 
 
 class _Table:
@@ -282,7 +275,7 @@ def _server(data: Mapping[str, Any]) -> ServerConfig:
     tick = t.duration("tick", ServerConfig.tick)
     if not timedelta(milliseconds=50) <= tick <= timedelta(seconds=1):
         raise ConfigError(
-            f"server.tick: must be between 50ms and 1s so timeouts fire on time, got {format_duration(tick)}"
+            f"server.tick: must be between 50ms and 1s so timeouts fire on time, got {durations.toml(tick)}"
         )
     return ServerConfig(
         public_url=public_url,
@@ -316,7 +309,7 @@ def _twilio(data: Mapping[str, Any], env: Mapping[str, str]) -> TwilioConfig:
         # A send a crash interrupted goes out again after twice this (outbox.stuck_after): keep it short.
         raise ConfigError(
             "twilio.timeout: must be between 1s and 30s (a page a crash interrupted is sent again after"
-            f" twice this), got {format_duration(timeout)}"
+            f" twice this), got {durations.toml(timeout)}"
         )
     return TwilioConfig(account_sid, auth_token, api_base_url, service, timeout)
 
@@ -372,11 +365,11 @@ def _console(data: Mapping[str, Any], env: Mapping[str, str]) -> ConsoleConfig:
     timeout = t.duration("session_timeout", ConsoleConfig.session_timeout)
     if not timedelta(minutes=1) <= timeout <= timedelta(hours=24):
         raise ConfigError(
-            f"console.session_timeout: must be between 1m and 24h, got {format_duration(timeout)}"
+            f"console.session_timeout: must be between 1m and 24h, got {durations.toml(timeout)}"
         )
     lockout = t.duration("lockout", ConsoleConfig.lockout)
     if lockout < timedelta(seconds=1):
-        raise ConfigError(f"console.lockout: must be at least 1s, got {format_duration(lockout)}")
+        raise ConfigError(f"console.lockout: must be at least 1s, got {durations.toml(lockout)}")
     return ConsoleConfig(
         secret_key=secret,
         session_timeout=timeout,
@@ -474,7 +467,7 @@ def _check_budgets(team: TeamConfig, index: int, purge_after: timedelta) -> None
         ),
         (
             "the answer to PRIVACY",
-            messages.privacy_statement(messages.duration(purge_after), limits),
+            messages.privacy_statement(durations.short(purge_after), limits),
             messages.PRIVACY_SEGMENTS,
         ),
     )
@@ -546,8 +539,8 @@ def _team(data: Mapping[str, Any], index: int, env: Mapping[str, str], base: Pat
     shift_notice = t.duration("shift_notice", TeamConfig.shift_notice)
     if shift_notice > MAX_SHIFT_NOTICE:  # a notice is remembered for a week (job_runs), so sent once
         raise ConfigError(
-            f"{prefix}.shift_notice: must be at most {format_duration(MAX_SHIFT_NOTICE)}, got"
-            f" {format_duration(shift_notice)}"
+            f"{prefix}.shift_notice: must be at most {durations.toml(MAX_SHIFT_NOTICE)}, got"
+            f" {durations.toml(shift_notice)}"
         )
     env_token = f"CALLOUT_DISPATCH_TOKEN_{slug.upper().replace('-', '_')}"
     return TeamConfig(
@@ -586,8 +579,8 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
         reminder = team.escalation.reminder_after
         if reminder >= privacy.close_after:  # the request would be closed before anyone is reminded
             raise ConfigError(
-                f"teams[{i}].escalation.reminder_after: {format_duration(reminder)} must be shorter than"
-                f" privacy.close_after ({format_duration(privacy.close_after)}),"
+                f"teams[{i}].escalation.reminder_after: {durations.toml(reminder)} must be shorter than"
+                f" privacy.close_after ({durations.toml(privacy.close_after)}),"
                 " else no reminder is ever sent"
             )
     server = _server(data.get("server", {}))

@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from callout import messages
 from callout.env import Env
-from callout.models import Member, Request
+from callout.models import Member, Request, RequestKind
 
 log = logging.getLogger(__name__)
 
-REMINDED_KINDS = ("support", "dispatch")  # one person to talk to; a debrief's yes is to a meeting
+REMINDED_KINDS = (
+    RequestKind.SUPPORT,
+    RequestKind.DISPATCH,
+)  # one person to talk to; a debrief's yes is to a meeting
 
 
 def with_reminder(

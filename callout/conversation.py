@@ -17,7 +17,9 @@ from callout import (
     consent,
     cover,
     debrief,
+    durations,
     escalation,
+    members,
     messages,
     notices,
     privacy,
@@ -29,8 +31,8 @@ from callout import (
 from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
-from callout.models import InboundSeen, Member, Page, Request, Team
-from callout.outbox import hand_over, notify
+from callout.models import Channel, InboundSeen, Member, Page, Request, RequestKind, RequestStatus, Team
+from callout.outbox import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,6 @@ def first_time(session: Session, now: datetime, message_sid: str) -> bool:
     if not message_sid:
         return True
     return insert_new(session, InboundSeen, sid_hash=sid_hash(message_sid), seen_at=now)
-
-
-def member_by_phone(session: Session, env: Env, team: Team, phone: str) -> Member | None:
-    """Return the active member of team with this number."""
-    return env.lineups.member_by_phone(session, team, phone)
 
 
 def handle_sms(
@@ -79,7 +76,7 @@ def handle_sms(
     The provider's record of the text is kept (encrypted) with the request it went to, to be deleted
     after the purge; a requester's text that went to no request is queued for deletion at once.
     """
-    member = member_by_phone(session, env, team, sender)
+    member = members.by_phone(session, env, team, sender)
     reply = _answer(session, env, now, team, member, sender, body, opt_out_type, requester_allowed)
     if reply.request_id is not None:
         privacy.remember(session, env, now, reply.request_id, message_sid)
@@ -102,15 +99,15 @@ def _answer(
     """Decide what one inbound SMS does and what to reply (see handle_sms)."""
     keyword = opt_out_type.strip().upper()
     if keyword == "STOP":
-        opt_out(session, env, now, team, sender, "STOP")
+        members.opt_out(session, env, now, team, sender, "STOP")
         return Reply()
     if keyword == "START":
-        opt_out(session, env, now, team, sender, "START")
+        members.opt_out(session, env, now, team, sender, "START")
         if commands.is_opt_in_only(body):
             return Reply()
     if commands.is_privacy(body):
         limits = env.team(team).confidentiality_limits
-        return Reply(messages.privacy_statement(requests.minutes(env.config.privacy.purge_after), limits))
+        return Reply(messages.privacy_statement(durations.short(env.config.privacy.purge_after), limits))
     if member is None:
         if not requester_allowed():
             log.warning("rate limit: team %s is flooded; answering with the crisis lines only", team.slug)
@@ -121,19 +118,13 @@ def _answer(
 
 def _from_requester(session: Session, env: Env, now: datetime, team: Team, sender: str, body: str) -> Reply:
     """Open a support request, or pass the sender's words on to the peer who has it."""
-    request = requests.live_request_of(session, env, team, sender)
-    if request is None:
-        try:
-            opened = escalation.open_request(
-                session, env, now, team, kind="support", channel="sms", contact=sender
-            )
-        except requests.AlreadyOpen as race:
-            return _follow_up(session, race.request, body)
-        # Someone trying the line before asking (TEST) is told it works; a peer calls all the same.
-        testing = commands.parse(body).name == "test"
-        ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits, testing)
-        return Reply(ack, request_id=opened.id)
-    return _follow_up(session, request, body)
+    request, opened = escalation.live_or_open(session, env, now, team, sender, Channel.SMS)
+    if not opened:
+        return _follow_up(session, request, body)
+    # Someone trying the line before asking (TEST) is told it works; a peer calls all the same.
+    testing = commands.parse(body).name == "test"
+    ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits, testing)
+    return Reply(ack, request_id=request.id)
 
 
 def _follow_up(session: Session, request: Request, body: str) -> Reply:
@@ -143,7 +134,7 @@ def _follow_up(session: Session, request: Request, body: str) -> Reply:
     first such text is told so, once, with a conditional update so that two at once tell it once.
     """
     holder = request.accepted_by
-    if request.status == "accepted" and holder is not None:
+    if request.status == RequestStatus.ACCEPTED and holder is not None:
         if holder.opted_out:  # texts cannot reach them; they have the number and call
             return Reply(messages.requester_accepted(), request_id=request.id)
         log.info(
@@ -185,12 +176,12 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
             return messages.unknown_code(command.code)
         return request
     everything = requests.live_pages_for(session, member)
-    live = [r for r in everything if r.kind != "cover"]  # a cover is taken with its code only
+    live = [r for r in everything if r.kind != RequestKind.COVER]  # a cover is taken with its code only
     if len(live) == 1:
         return live[0]
     if len(live) > 1:
         return messages.which_page([r.code for r in live], word)
-    covers = [r.code for r in everything if r.kind == "cover"]
+    covers = [r.code for r in everything if r.kind == RequestKind.COVER]
     if covers:
         return messages.cover_needs_code(covers) if word == "1" else messages.which_page(covers, word)
     recent = session.scalar(
@@ -219,10 +210,10 @@ def _accept(
     picked = _pick(session, member, command, "1")
     if isinstance(picked, str):
         return picked
-    text = escalation.accept(session, env, now, member, picked, "sms")
+    text = escalation.accept(session, env, now, member, picked, Channel.SMS)
     text = consent.with_reminder(session, env, now, member, picked, text)
     if (
-        picked.status == "accepted"
+        picked.status == RequestStatus.ACCEPTED
         and picked.accepted_by_id == member.id
         and picked.kind in escalation.ESCALATING
     ):
@@ -248,7 +239,7 @@ def _held(session: Session, member: Member, command: commands.Command) -> Reques
             return messages.unknown_code(command.code)
         return request
     held = session.scalars(
-        select(Request).where(Request.accepted_by_id == member.id, Request.status == "accepted")
+        select(Request).where(Request.accepted_by_id == member.id, Request.status == RequestStatus.ACCEPTED)
     ).all()
     if len(held) == 1:
         return held[0]
@@ -261,10 +252,10 @@ def _done(session: Session, env: Env, now: datetime, member: Member, command: co
     request = _held(session, member, command)
     if isinstance(request, str):
         return request
-    if request.kind == "debrief":
+    if request.kind == RequestKind.DEBRIEF:
         return debrief.finish(session, env, now, member, request)
     requests.lock(session, request)  # a RELEASE or the unspecified close may be under way elsewhere
-    if request.accepted_by_id != member.id or request.status != "accepted":
+    if request.accepted_by_id != member.id or request.status != RequestStatus.ACCEPTED:
         return messages.not_yours(request.code)
     areas = env.team(member.team).content_areas
     area, overtime = None, False
@@ -330,15 +321,8 @@ def _back(session: Session, env: Env, now: datetime, member: Member, command: co
 
 
 def _talk(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
-    if requests.live_request_of(session, env, member.team, member.phone) is not None:
-        return messages.requester_waiting()
-    try:
-        escalation.open_request(
-            session, env, now, member.team, kind="support", channel="sms", contact=member.phone
-        )
-    except requests.AlreadyOpen:
-        return messages.requester_waiting()
-    return messages.talk_ack()
+    _, opened = escalation.live_or_open(session, env, now, member.team, member.phone, Channel.SMS)
+    return messages.talk_ack() if opened else messages.requester_waiting()
 
 
 def _page(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
@@ -346,8 +330,8 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
         return messages.page_refused(member.role)
     if not command.note:
         return messages.page_needs_note(command.name.upper())
-    kind = "dispatch" if command.name == "page" else "debrief"
-    if kind == "debrief" and command.skill:
+    kind = RequestKind.DISPATCH if command.name == "page" else RequestKind.DEBRIEF
+    if kind == RequestKind.DEBRIEF and command.skill:
         problem = debrief.check_skill(session, member.team, command.skill)
         if problem:
             return problem
@@ -357,13 +341,13 @@ def _page(session: Session, env: Env, now: datetime, member: Member, command: co
         now,
         member.team,
         kind=kind,
-        channel="sms",
+        channel=Channel.SMS,
         contact=member.phone,
         note=command.note,
         initiator=member,
         skill=command.skill,
     )
-    if kind == "dispatch":
+    if kind == RequestKind.DISPATCH:
         return messages.dispatch_paging(request.code)
     return messages.debrief_paging(request.code, len(request.pages))
 
@@ -388,23 +372,6 @@ def _cover(session: Session, env: Env, now: datetime, member: Member, command: c
 
 def _test(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
     return testpage.start(session, env, now, member)
-
-
-def opt_out(session: Session, env: Env, now: datetime, team: Team, sender: str, kind: str) -> None:
-    """Stop (or resume) texting a member who opted out (or back in); tell the director."""
-    member = session.scalar(select(Member).where(Member.team_id == team.id, Member.phone == sender))
-    if member is None:
-        return  # requesters' numbers are not kept, and the provider itself honours their STOP
-    opted_out = kind.upper() != "START"
-    if member.opted_out == opted_out:
-        return
-    with notices.told_of_changes(session, env, team, now, quiet={member.id}):  # whoever pages go to instead
-        member.opted_out = opted_out
-    log.warning("%s opted %s of texts", member.name, "out" if member.opted_out else "back in")
-    if member.opted_out:
-        for director in rotation.directors_to_tell(session, team, now):
-            if director.id != member.id:
-                notify(session, env, now, director, messages.opted_out(member.name))
 
 
 _HANDLERS = {

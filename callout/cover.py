@@ -11,6 +11,8 @@ on the covers row, so they happen once. The caller commits.
 
 A bare `1` never takes a cover: covers always need their code, so a page answered with a bare 1 is never
 mistaken for one.
+
+Over 400 lines because COVER is one flow (ask, page, take, pass, alert, end) whose claims are read together.
 """
 
 from __future__ import annotations
@@ -26,7 +28,20 @@ from sqlalchemy.orm import Session
 
 from callout import messages, notices, requests, rotation, shifts
 from callout.env import Env
-from callout.models import Cover, Member, Override, Page, Request, Team
+from callout.models import (
+    Channel,
+    ClosedReason,
+    Cover,
+    CoverState,
+    Member,
+    Override,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+)
 from callout.outbox import enqueue_sms, notify
 from callout.shifts import Stretch
 
@@ -133,7 +148,9 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
                 return messages.cover_begun(_when(team, running.end))
             return messages.cover_none()
     open_one = session.scalar(
-        select(Cover).where(Cover.team_id == team.id, Cover.starts_at == stretch.start, Cover.state == "open")
+        select(Cover).where(
+            Cover.team_id == team.id, Cover.starts_at == stretch.start, Cover.state == CoverState.OPEN
+        )
     )
     if open_one is not None:
         if open_one.asker_id == member.id:
@@ -146,9 +163,9 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
     request = Request(
         team=team,
         code=requests.new_code(session, team),
-        kind="cover",
-        channel="sms",
-        status="open",
+        kind=RequestKind.COVER,
+        channel=Channel.SMS,
+        status=RequestStatus.OPEN,
         opened_at=now,
         step=0,
         initiator=member,
@@ -166,7 +183,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
                     ends_at=stretch.end,
                     alert_at=max(stretch.start - ALERT_BEFORE, now),
                     alerted_at=now if soon else None,  # told below, with the ask
-                    state="open",
+                    state=CoverState.OPEN,
                 )
             )
             session.flush()
@@ -174,7 +191,7 @@ def ask(session: Session, env: Env, now: datetime, member: Member, day_text: str
         return messages.cover_again(_when(team, stretch.start), None)
     start, end = _when(team, stretch.start), _when(team, stretch.end)
     for peer in asked:
-        page = Page(request=request, member=peer, step=0, tier="cover", paged_at=now, state="pending")
+        page = Page(request=request, member=peer, step=0, tier="cover", paged_at=now, state=PageState.PENDING)
         session.add(page)
         session.flush()
         body = messages.cover_page(request.code, member.name, start, end)
@@ -235,21 +252,23 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
         return messages.cover_own(request.code)
     if not any(p.member_id == member.id for p in request.pages):
         return messages.unknown_code(request.code)
-    if cover.state != "open" or now >= cover.starts_at:
+    if cover.state != CoverState.OPEN or now >= cover.starts_at:
         return _ended(session, request, cover, member, now)
     if not _still_theirs(session, team, cover, now):
         _moot(session, env, now, request, cover, answering=member)
         return _changed(session, request, cover, member, now)
     won = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.accepted_by_id.is_(None), Request.status == "open")
+        .where(
+            Request.id == request.id, Request.accepted_by_id.is_(None), Request.status == RequestStatus.OPEN
+        )
         .values(
-            status="closed",
+            status=RequestStatus.CLOSED,
             accepted_by_id=member.id,
             accepted_at=now,
-            accepted_channel="sms",
+            accepted_channel=Channel.SMS,
             closed_at=now,
-            closed_reason="taken",
+            closed_reason=ClosedReason.TAKEN,
             purge_at=now + env.config.privacy.purge_after,
         )
         .execution_options(synchronize_session=False)
@@ -258,7 +277,7 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     if won.rowcount != 1:  # type: ignore[attr-defined]
         holder = request.accepted_by.name if request.accepted_by else "someone else"
         return messages.cover_taken(request.code, holder)
-    cover.state = "taken"
+    cover.state = CoverState.TAKEN
     with notices.told_of_changes(session, env, team, now, quiet={member.id, asker.id}):
         _make_room(session, team, cover.starts_at, cover.ends_at)
         session.add(
@@ -276,11 +295,11 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     log.info("cover %s taken by %s", request.code, member.name)
     for page in request.pages:
         if page.member_id == member.id:
-            page.state, page.answered_at, page.answer_channel = "accepted", now, "sms"
-        elif page.state in ("pending", "declined", "timeout", "failed"):
-            if page.state == "pending":
+            page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, Channel.SMS
+        elif page.state in (PageState.PENDING, PageState.DECLINED, PageState.TIMEOUT, PageState.FAILED):
+            if page.state == PageState.PENDING:
                 notify(session, env, now, page.member, messages.cover_stand_down(request.code, member.name))
-            page.state = "stood_down" if page.state == "pending" else page.state
+            page.state = PageState.STOOD_DOWN if page.state == PageState.PENDING else page.state
     notify(session, env, now, asker, messages.cover_done_asker(request.code, member.name, start, end))
     for director in rotation.directors_to_tell(session, team, now):
         notify(
@@ -342,16 +361,16 @@ def decline(session: Session, env: Env, now: datetime, member: Member, request: 
     cover = session.get(Cover, request.id, populate_existing=True)
     assert cover is not None
     paged = [p for p in request.pages if p.member_id == member.id]
-    mine = [p for p in paged if p.state == "pending"]
+    mine = [p for p in paged if p.state == PageState.PENDING]
     if not mine:
-        if request.status != "open":
+        if request.status != RequestStatus.OPEN:
             return _ended(session, request, cover, member, now)
-        if any(p.state == "declined" for p in paged):
+        if any(p.state == PageState.DECLINED for p in paged):
             return messages.cover_passed(request.code)  # a second 2: the same answer
         return messages.unknown_code(request.code)
     for page in mine:
-        page.state, page.answered_at, page.answer_channel = "declined", now, "sms"
-    if all(p.state != "pending" for p in request.pages) and cover.state == "open":
+        page.state, page.answered_at, page.answer_channel = PageState.DECLINED, now, Channel.SMS
+    if all(p.state != PageState.PENDING for p in request.pages) and cover.state == CoverState.OPEN:
         if _still_theirs(session, request.team, cover, now):
             _alert(session, env, now, request, cover, everyone_passed=True)
         else:  # nobody needs to take it: no alert
@@ -365,7 +384,9 @@ def _alert(
     """Alert the director (and tell the asker) that nobody has taken the cover; once per cover."""
     claimed = session.execute(
         update(Cover)
-        .where(Cover.request_id == cover.request_id, Cover.alerted_at.is_(None), Cover.state == "open")
+        .where(
+            Cover.request_id == cover.request_id, Cover.alerted_at.is_(None), Cover.state == CoverState.OPEN
+        )
         .values(alerted_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -385,11 +406,13 @@ def _alert(
     log.warning("cover %s: nobody has taken it; the director was alerted", request.code)
 
 
-def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cover, state: str) -> bool:
+def _end(
+    session: Session, env: Env, now: datetime, request: Request, cover: Cover, state: CoverState
+) -> bool:
     """End an open cover (unanswered when its shift began, or moot); False if it had ended already."""
     claimed = session.execute(
         update(Cover)
-        .where(Cover.request_id == cover.request_id, Cover.state == "open")
+        .where(Cover.request_id == cover.request_id, Cover.state == CoverState.OPEN)
         .values(state=state)
         .execution_options(synchronize_session=False)
     )
@@ -397,19 +420,19 @@ def _end(session: Session, env: Env, now: datetime, request: Request, cover: Cov
         return False
     session.refresh(cover)
     requests.lock(session, request)
-    request.status, request.closed_at, request.closed_reason = "closed", now, state
+    request.status, request.closed_at, request.closed_reason = RequestStatus.CLOSED, now, ClosedReason(state)
     request.purge_at = now + env.config.privacy.purge_after
     for page in request.pages:
-        if page.state == "pending":
-            page.state = "closed"
+        if page.state == PageState.PENDING:
+            page.state = PageState.CLOSED
     return True
 
 
 def _ended(session: Session, request: Request, cover: Cover, member: Member, now: datetime) -> str:
     """Answer member's reply to a cover that has ended, saying how it ended."""
-    if cover.state == "taken" and request.accepted_by is not None:
+    if cover.state == CoverState.TAKEN and request.accepted_by is not None:
         return messages.cover_taken(request.code, request.accepted_by.name)
-    if cover.state == "moot" and now < cover.starts_at:
+    if cover.state == CoverState.MOOT and now < cover.starts_at:
         return _changed(session, request, cover, member, now)
     return messages.cover_over(request.code)
 
@@ -421,8 +444,8 @@ def _moot(
 
     answering, a peer whose 1 found it moot, is told by the reply. Returns False if it had ended already.
     """
-    waiting = [p.member for p in request.pages if p.state == "pending" and p.member is not answering]
-    if not _end(session, env, now, request, cover, "moot"):
+    waiting = [p.member for p in request.pages if p.state == PageState.PENDING and p.member is not answering]
+    if not _end(session, env, now, request, cover, CoverState.MOOT):
         return False
     team = request.team
     holder = _holder(session, team, cover, now)
@@ -458,7 +481,9 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
     by working the shift out, and a change (an override, an AWAY) may come at any time.
     """
     done = 0
-    for cover in session.scalars(select(Cover).where(Cover.state == "open").order_by(Cover.starts_at)).all():
+    for cover in session.scalars(
+        select(Cover).where(Cover.state == CoverState.OPEN).order_by(Cover.starts_at)
+    ).all():
         if not _still_theirs(session, cover.request.team, cover, now):
             done += _moot(session, env, now, cover.request, cover)
         elif cover.starts_at <= now:
@@ -471,7 +496,7 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
 
 def _unanswered(session: Session, env: Env, now: datetime, cover: Cover) -> bool:
     """End a cover nobody took by the start of its shift, and tell its asker they are on call."""
-    if not _end(session, env, now, cover.request, cover, "unanswered"):
+    if not _end(session, env, now, cover.request, cover, CoverState.UNANSWERED):
         return False
     team = cover.request.team
     notices.claim(session, now, team, cover.asker, cover.starts_at)  # this text is their notice

@@ -31,7 +31,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from callout import messages, requests, rotation
 from callout.config import DebriefConfig
 from callout.env import Env
-from callout.models import ConsoleUser, Member, Page, Request, Team
+from callout.models import (
+    Channel,
+    ClosedReason,
+    ConsoleUser,
+    Member,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+)
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -67,13 +78,13 @@ def check_skill(session: Session, team: Team, skill: str) -> str | None:
 def tally(request: Request) -> Tally:
     """Count a debrief's answers so far."""
     answered = sorted(
-        (p for p in request.pages if p.state in ("accepted", "declined")),
+        (p for p in request.pages if p.state in (PageState.ACCEPTED, PageState.DECLINED)),
         key=lambda p: (p.answered_at or p.paged_at, p.id),
     )
     return Tally(
-        yes=[p.member.name for p in answered if p.state == "accepted"],
-        no=[p.member.name for p in answered if p.state == "declined"],
-        waiting=sum(1 for p in request.pages if p.state == "pending"),
+        yes=[p.member.name for p in answered if p.state == PageState.ACCEPTED],
+        no=[p.member.name for p in answered if p.state == PageState.DECLINED],
+        waiting=sum(1 for p in request.pages if p.state == PageState.PENDING),
     )
 
 
@@ -113,19 +124,21 @@ def _page_text(env: Env, now: datetime, request: Request) -> str:
 def _page(session: Session, env: Env, now: datetime, request: Request, member: Member, text: str) -> None:
     """Page one member for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
     left = max(request.opened_at + _settings(env, request).window - now, timedelta(minutes=1))
-    requests.page_member(session, env, now, request, member, "debrief", left, call=False, body=text)
+    requests.page_member(
+        session, env, now, request, member, "debrief", left, call_after=timedelta(0), body=text
+    )
 
 
 def _reachable(request: Request) -> int:
     """Return how many could still be responding: those who said yes and those yet to answer."""
-    return sum(1 for p in request.pages if p.state in ("accepted", "pending"))
+    return sum(1 for p in request.pages if p.state in (PageState.ACCEPTED, PageState.PENDING))
 
 
 def _claim_stage(session: Session, request: Request, expected: int) -> bool:
     """Move the debrief from stage expected to the next; False if another caller already did."""
     claimed = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.step == expected, Request.status == "open")
+        .where(Request.id == request.id, Request.step == expected, Request.status == RequestStatus.OPEN)
         .values(step=expected + 1)
         .execution_options(synchronize_session=False)
     )
@@ -207,13 +220,13 @@ def start(session: Session, env: Env, now: datetime, request: Request) -> None:
 
 def respond(session: Session, env: Env, now: datetime, member: Member, request: Request, yes: bool) -> str:
     """Record a member's YES or NO to a debrief (a later answer replaces theirs); return the reply."""
-    if request.status != "open":
+    if request.status != RequestStatus.OPEN:
         return messages.debrief_over(request.code)
     if member.id == request.initiator_id:
         return messages.debrief_own(request.code)
     # A tally, widen or close of this debrief by another process waits for this answer, or this for it.
     requests.lock(session, request)
-    if request.status != "open":
+    if request.status != RequestStatus.OPEN:
         return messages.debrief_over(request.code)
     mine = [p for p in request.pages if p.member_id == member.id]
     if not mine:
@@ -222,10 +235,10 @@ def respond(session: Session, env: Env, now: datetime, member: Member, request: 
         page = Page(request=request, member=member, step=request.step, tier="debrief", paged_at=now)
         session.add(page)
         mine = [page]
-    state = "accepted" if yes else "declined"
+    state = PageState.ACCEPTED if yes else PageState.DECLINED
     if any(p.state != state for p in mine):
         for page in mine:
-            page.state, page.answered_at, page.answer_channel = state, now, "sms"
+            page.state, page.answered_at, page.answer_channel = state, now, Channel.SMS
         # An UPDATE, not an attribute: the ORM writes nothing when the value it loaded was already True.
         session.execute(update(Request).where(Request.id == request.id).values(tally_dirty=True))
         log.info("debrief %s: %s %s", request.code, member.name, "responding" if yes else "unable")
@@ -242,7 +255,7 @@ def finish(session: Session, env: Env, now: datetime, member: Member, request: R
     )
     if not allowed:
         return messages.debrief_not_yours(request.code)
-    if not _close(session, env, now, request, "done"):
+    if not _close(session, env, now, request, ClosedReason.DONE):
         return messages.debrief_over(request.code)
     text = messages.debrief_closed(tally_text(request))
     for director in _directors(session, request, now):
@@ -251,12 +264,12 @@ def finish(session: Session, env: Env, now: datetime, member: Member, request: R
     return text
 
 
-def _close(session: Session, env: Env, now: datetime, request: Request, reason: str) -> bool:
+def _close(session: Session, env: Env, now: datetime, request: Request, reason: ClosedReason) -> bool:
     """Close an open debrief once (False if it was already closed); its contact details are purged later."""
     claimed = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.status == "open")
-        .values(status="closed")
+        .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
+        .values(status=RequestStatus.CLOSED)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -272,7 +285,7 @@ def _set_deadline(session: Session, request: Request, deadline: datetime | None)
     """Set the step deadline if the debrief is still open at the step it was loaded at; False if not."""
     claimed = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.step == request.step, Request.status == "open")
+        .where(Request.id == request.id, Request.step == request.step, Request.status == RequestStatus.OPEN)
         .values(step_deadline=deadline)
         .execution_options(synchronize_session=False)
     )
@@ -290,7 +303,7 @@ def _widen_due(session: Session, request: Request, settings: DebriefConfig, now:
     """
     if request.step > len(_stages(request)):
         return False
-    if sum(1 for p in request.pages if p.state == "accepted") >= settings.min_responders:
+    if sum(1 for p in request.pages if p.state == PageState.ACCEPTED) >= settings.min_responders:
         if request.step_deadline is not None:
             _set_deadline(session, request, None)
         return False
@@ -350,15 +363,17 @@ def _send_tally(session: Session, env: Env, now: datetime, request: Request, eve
 def run_due(session: Session, env: Env, now: datetime) -> None:
     """Close debriefs past their window, widen those short of responders, and send the due tallies."""
     ids: Sequence[int] = session.scalars(
-        select(Request.id).where(Request.kind == "debrief", Request.status == "open").order_by(Request.id)
+        select(Request.id)
+        .where(Request.kind == RequestKind.DEBRIEF, Request.status == RequestStatus.OPEN)
+        .order_by(Request.id)
     ).all()
     for request_id in ids:
         request = session.get(Request, request_id)
-        if request is None or request.status != "open":
+        if request is None or request.status != RequestStatus.OPEN:
             continue
         settings = _settings(env, request)
         if now >= request.opened_at + settings.window:
-            if _close(session, env, now, request, "window"):
+            if _close(session, env, now, request, ClosedReason.WINDOW):
                 _tell(session, env, now, request, messages.debrief_closed(tally_text(request)), director=True)
             continue
         if _widen_due(session, request, settings, now):

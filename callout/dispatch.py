@@ -19,11 +19,11 @@ from callout import debrief, escalation, requests, rotation
 from callout.commands import looks_like_code
 from callout.config import Config, TeamConfig
 from callout.env import Env
-from callout.models import Request, Team
+from callout.models import Channel, PageState, Request, RequestKind, RequestStatus, Team
 from callout.phones import InvalidPhone, to_e164
 
 MAX_NOTE = 500  # characters: the note goes out by SMS to the members who accept
-KINDS = {"page": "dispatch", "debrief": "debrief"}  # the API's words -> Request.kind
+KINDS = {"page": RequestKind.DISPATCH, "debrief": RequestKind.DEBRIEF}  # the API's words -> Request.kind
 API_KIND = {kind: word for word, kind in KINDS.items()}
 FIELDS = ("kind", "note", "callback", "skill")
 
@@ -36,7 +36,7 @@ class InvalidPage(ValueError):
 class PageOrder:
     """A checked page order: the kind of request to open, the note, the callback number and the skill."""
 
-    kind: str  # dispatch | debrief
+    kind: RequestKind  # dispatch or debrief
     note: str
     callback: str | None = None
     skill: str | None = None
@@ -121,7 +121,7 @@ def open_page(
         now,
         team,
         kind=order.kind,
-        channel="api",
+        channel=Channel.API,
         contact=order.callback,
         note=order.note,
         skill=order.skill,
@@ -165,14 +165,14 @@ def summary(request: Request) -> dict[str, Any]:
 
 def describe(env: Env, request: Request) -> dict[str, Any]:
     """Return what GET /api/v1/pages/CODE shows: status, times, who accepted and who responded, by name."""
-    if request.kind == "debrief":
+    if request.kind == RequestKind.DEBRIEF:
         counted = debrief.tally(request)
         yes, no = counted.yes, counted.no
         window = env.team(request.team).debrief.window
-        closes_at = iso(request.opened_at + window) if request.status == "open" else None
+        closes_at = iso(request.opened_at + window) if request.status == RequestStatus.OPEN else None
     else:
         yes = [request.accepted_by.name] if request.accepted_by is not None else []
-        no = [p.member.name for p in request.pages if p.state == "declined"]
+        no = [p.member.name for p in request.pages if p.state == PageState.DECLINED]
         closes_at = None
     return {
         **summary(request),

@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from callout.env import Env
-from callout.models import Page, Request, Team
+from callout.models import Page, PageState, Request, RequestKind, RequestStatus, Team
 
 AT_ONCE = datetime.min.replace(tzinfo=UTC)
 _KEY = "callout.due"
@@ -41,18 +41,18 @@ def next_due(session: Session, env: Env, now: datetime) -> Due:
     """Return when steps, calls and debriefs next fall due (past times included): one statement, mostly."""
     step = (
         select(func.min(Request.step_deadline))
-        .where(Request.status == "open", Request.kind != "debrief")
+        .where(Request.status == RequestStatus.OPEN, Request.kind != RequestKind.DEBRIEF)
         .scalar_subquery()
     )
     call = (
         select(func.min(Page.call_at))
-        .where(Page.state == "pending", Page.called_at.is_(None))
+        .where(Page.state == PageState.PENDING, Page.called_at.is_(None))
         .scalar_subquery()
     )
     debriefs = (
         select(func.count())
         .select_from(Request)
-        .where(Request.kind == "debrief", Request.status == "open")
+        .where(Request.kind == RequestKind.DEBRIEF, Request.status == RequestStatus.OPEN)
         .scalar_subquery()
     )
     steps, calls, open_debriefs = session.execute(select(step, call, debriefs)).one()
@@ -78,7 +78,7 @@ def _debrief_times(session: Session, env: Env) -> list[datetime]:
             Request.tally_sent_at,
         )
         .join(Team, Team.id == Request.team_id)
-        .where(Request.kind == "debrief", Request.status == "open")
+        .where(Request.kind == RequestKind.DEBRIEF, Request.status == RequestStatus.OPEN)
     ).all()
     times = []
     for slug, opened_at, deadline, dirty, tally_sent_at in rows:

@@ -1,32 +1,42 @@
-"""The escalation engine: page in rotation, time out, fall back, accept exactly once, close.
+"""The escalation engine: page in rotation, move on, fall back, accept exactly once, hand back.
 
 Every step is claimed with a conditional update on (request, step), so a timeout, a decline and a
 second process racing for the same request advance it exactly once. Everything else that changes a
-request or its pages first takes the request's row lock (`requests.lock`). The caller commits.
+request or its pages first takes the request's row lock (`requests.lock`). The caller commits. What the
+timer fires (due steps and page calls) is in `timeouts`; a request's record and its lock, in `requests`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callout import cover, debrief, messages, requests, rotation, testpage
 from callout.env import Env
 from callout.lineup import Person
-from callout.logsafe import described
-from callout.models import Member, Page, Request, Team
-from callout.outbox import by_provider_sid, enqueue_call, notify
+from callout.models import (
+    Channel,
+    Member,
+    OutboxStatus,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+)
+from callout.outbox import by_provider_sid, notify
 
 log = logging.getLogger(__name__)
 
 # Requests that page one step after another; a debrief widens on its own schedule, and a cover or a test
 # page never moves on to anyone else.
-ESCALATING = ("support", "dispatch")
+ESCALATING = (RequestKind.SUPPORT, RequestKind.DISPATCH)
 
 
 def open_request(
@@ -35,8 +45,8 @@ def open_request(
     now: datetime,
     team: Team,
     *,
-    kind: str,
-    channel: str,
+    kind: RequestKind,
+    channel: Channel,
     contact: str | None = None,
     note: str | None = None,
     initiator: Member | None = None,
@@ -50,19 +60,19 @@ def open_request(
         code=requests.new_code(session, team),
         kind=kind,
         channel=channel,
-        status="open",
+        status=RequestStatus.OPEN,
         opened_at=now,
-        step=0 if kind == "debrief" else 1,
+        step=0 if kind == RequestKind.DEBRIEF else 1,
         contact_enc=vault.encrypt(contact) if contact else None,
-        contact_key=vault.lookup_key(contact) if contact and kind == "support" else None,
+        contact_key=vault.lookup_key(contact) if contact and kind == RequestKind.SUPPORT else None,
         note_enc=vault.encrypt(note) if note else None,
         initiator=initiator,
         skill=skill,
         opened_by_user_id=opened_by,
     )
-    if kind != "debrief":  # nobody else can see it yet: decide its first step before writing it
+    if kind != RequestKind.DEBRIEF:  # nobody else can see it yet: decide its first step before writing it
         first = next_targets(session, env, now, request)
-        request.step_deadline = now + first[2] if first[0] else None
+        request.step_deadline = now + first.timeout if first.people else None
     try:
         with session.begin_nested():
             session.add(request)
@@ -73,11 +83,29 @@ def open_request(
             raise
         raise requests.AlreadyOpen(existing) from None
     log.info("request %s opened: %s via %s", request.code, kind, channel)
-    if kind == "debrief":
+    if kind == RequestKind.DEBRIEF:
         debrief.start(session, env, now, request)
     else:
-        _page_step(session, env, now, request, *first)
+        _page_step(session, env, now, request, first)
     return request
+
+
+def live_or_open(
+    session: Session, env: Env, now: datetime, team: Team, contact: str, channel: Channel
+) -> tuple[Request, bool]:
+    """Return the number's live support request, else one opened now; and whether it was opened now.
+
+    A request another text or call of the same number opened a moment ago (AlreadyOpen) is the live one.
+    """
+    request = requests.live_request_of(session, env, team, contact)
+    if request is not None:
+        return request, False
+    try:
+        return open_request(
+            session, env, now, team, kind=RequestKind.SUPPORT, channel=channel, contact=contact
+        ), True
+    except requests.AlreadyOpen as race:
+        return race.request, False
 
 
 def _excluded(session: Session, env: Env, request: Request) -> set[int]:
@@ -92,21 +120,27 @@ def _excluded(session: Session, env: Env, request: Request) -> set[int]:
     return excluded
 
 
-def next_targets(
-    session: Session, env: Env, now: datetime, request: Request
-) -> tuple[list[Person], str, timedelta]:
-    """Decide who the next step pages: (members, tier, timeout); no members means exhausted.
+class Targets(NamedTuple):
+    """Whom a step pages (nobody: the request is exhausted), as which tier, for how long, and when to call."""
+
+    people: list[Person]
+    tier: str
+    timeout: timedelta
+    call_after: timedelta
+
+
+def next_targets(session: Session, env: Env, now: datetime, request: Request) -> Targets:
+    """Decide who the next step pages, from the team's configuration looked up once for the step.
 
     They come from the team's lineup (`callout.lineup`): deciding reads no member's row.
     """
-    team_config = env.team(request.team)
-    policy = team_config.escalation
+    policy = env.team(request.team).escalation
     excluded = _excluded(session, env, request)
     peer_pages = {page.member_id for page in request.pages if page.tier == "peer"}
     if len(peer_pages) < policy.peers:
         for person in env.lineups.available(session, request.team, now):
             if person.id not in excluded:
-                return [person], "peer", policy.ack_timeout
+                return Targets([person], "peer", policy.ack_timeout, policy.call_after)
     done = {page.tier for page in request.pages}
     fallback = env.lineups.reachable_by_role(session, request.team, policy.fallback, now)
     for role in policy.fallback:
@@ -114,15 +148,15 @@ def next_targets(
             continue
         people = [p for p in fallback[role] if p.id not in excluded]
         if people:
-            return people, role, policy.fallback_timeout
-    return [], "", timedelta(0)
+            return Targets(people, role, policy.fallback_timeout, policy.call_after)
+    return Targets([], "", timedelta(0), timedelta(0))
 
 
 def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:
     """Move the request from expected_step to the next step; False if another caller already did."""
     claimed = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.step == expected_step, Request.status == "open")
+        .where(Request.id == request.id, Request.step == expected_step, Request.status == RequestStatus.OPEN)
         .values(step=expected_step + 1, step_deadline=None)
         .execution_options(synchronize_session=False)
     )
@@ -130,28 +164,22 @@ def advance(session: Session, env: Env, now: datetime, request: Request, expecte
         return False
     requests.lock(session, request)  # the claim holds the row: reread what others answered meanwhile
     for page in request.pages:
-        if page.state == "pending":
-            page.state = "timeout"
-    _page_step(session, env, now, request, *next_targets(session, env, now, request))
+        if page.state == PageState.PENDING:
+            page.state = PageState.TIMEOUT
+    _page_step(session, env, now, request, next_targets(session, env, now, request))
     return True
 
 
-def _page_step(
-    session: Session,
-    env: Env,
-    now: datetime,
-    request: Request,
-    targets: Sequence[Person],
-    tier: str,
-    timeout: timedelta,
-) -> None:
+def _page_step(session: Session, env: Env, now: datetime, request: Request, targets: Targets) -> None:
     """Page the members of the request's current step, or end it when there is nobody left."""
-    if not targets:
+    if not targets.people:
         exhaust(session, env, now, request)
         return
-    for member in targets:
-        requests.page_member(session, env, now, request, member, tier, timeout)
-    request.step_deadline = now + timeout
+    for member in targets.people:
+        requests.page_member(
+            session, env, now, request, member, targets.tier, targets.timeout, targets.call_after
+        )
+    request.step_deadline = now + targets.timeout
 
 
 def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool:
@@ -159,9 +187,11 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
 
     Returns whether a director was alerted.
     """
-    request.status = "exhausted"
+    request.status = RequestStatus.EXHAUSTED
     request.exhausted_at = now
-    request.declined_by_all = bool(request.pages) and all(p.state == "declined" for p in request.pages)
+    request.declined_by_all = bool(request.pages) and all(
+        p.state == PageState.DECLINED for p in request.pages
+    )
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
@@ -186,13 +216,13 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
 
 def _step_done(request: Request) -> bool:
     """Tell whether nobody paged in the current step can still answer."""
-    return not any(p.state == "pending" and p.step == request.step for p in request.pages)
+    return not any(p.state == PageState.PENDING and p.step == request.step for p in request.pages)
 
 
 def advance_if_step_done(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page the next step at once when everyone of this step declined or could not be reached."""
     # A debrief pages many at once and widens on its own schedule (debrief.run_due).
-    if request.status == "open" and request.kind in ESCALATING and _step_done(request):
+    if request.status == RequestStatus.OPEN and request.kind in ESCALATING and _step_done(request):
         advance(session, env, now, request, expected_step=request.step)
 
 
@@ -202,7 +232,7 @@ def accept(
     now: datetime,
     member: Member,
     request: Request,
-    channel: str = "sms",
+    channel: Channel = Channel.SMS,
     *,
     despite_a_pass: bool = False,
 ) -> str:
@@ -213,31 +243,32 @@ def accept(
     (exhausted), a late YES is welcome from anyone. despite_a_pass: accept all the same (a member who
     picked up the caller's call is already talking to them).
     """
-    if request.kind == "debrief":
-        return debrief.respond(session, env, now, member, request, yes=True)
-    if request.kind == "cover":
-        return cover.take(session, env, now, member, request)
-    if request.kind == "test":
-        return testpage.confirm(session, env, now, member, request, channel)
+    if request.kind not in ESCALATING:
+        return _answer_other(session, env, now, member, request, channel, yes=True)
     requests.lock(session, request)
-    if request.status == "closed":
+    if request.status == RequestStatus.CLOSED:
         return messages.already_closed(request.code)
     if request.accepted_by_id == member.id:
         return _accepted_text(env, request)
     if request.accepted_by is not None:
         return messages.already_taken(request.code, request.accepted_by.name)
     mine = [p.state for p in request.pages if p.member_id == member.id]
-    if request.status == "open" and mine and set(mine) == {"declined"} and not despite_a_pass:
+    if (
+        request.status == RequestStatus.OPEN
+        and mine
+        and set(mine) == {PageState.DECLINED}
+        and not despite_a_pass
+    ):
         return messages.passed_first(request.code)
     won = session.execute(
         update(Request)
         .where(
             Request.id == request.id,
             Request.accepted_by_id.is_(None),
-            Request.status.in_(("open", "exhausted")),
+            Request.status.in_((RequestStatus.OPEN, RequestStatus.EXHAUSTED)),
         )
         .values(
-            status="accepted",
+            status=RequestStatus.ACCEPTED,
             accepted_by_id=member.id,
             accepted_at=now,
             accepted_channel=channel,
@@ -257,16 +288,21 @@ def accept(
         channel,
     )
     for page in request.pages:
-        if page.member_id == member.id and page.state in ("pending", "timeout", "declined", "failed"):
-            page.state, page.answered_at, page.answer_channel = "accepted", now, channel
+        if page.member_id == member.id and page.state in (
+            PageState.PENDING,
+            PageState.TIMEOUT,
+            PageState.DECLINED,
+            PageState.FAILED,
+        ):
+            page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, channel
     stood_down = set()
     for page in request.pages:
         if (
             page.member_id != member.id
-            and page.state in ("pending", "timeout")
+            and page.state in (PageState.PENDING, PageState.TIMEOUT)
             and page.member_id not in stood_down
         ):
-            page.state = "stood_down"
+            page.state = PageState.STOOD_DOWN
             stood_down.add(page.member_id)
             notify(session, env, now, page.member, messages.stand_down(request.code, member.name), request)
     requests.tell_requester(session, env, now, request, messages.requester_accepted())
@@ -284,7 +320,7 @@ def accept(
 
 def _accepted_text(env: Env, request: Request) -> str:
     """Return what the accepting member needs: the number to call (and the dispatcher's note)."""
-    if request.kind == "dispatch":
+    if request.kind == RequestKind.DISPATCH:
         return messages.accepted_dispatch(
             request.code, requests.note_of(env, request), requests.contact_of(env, request)
         )
@@ -292,44 +328,72 @@ def _accepted_text(env: Env, request: Request) -> str:
 
 
 def decline(
-    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str = "sms"
+    session: Session,
+    env: Env,
+    now: datetime,
+    member: Member,
+    request: Request,
+    channel: Channel = Channel.SMS,
 ) -> str:
     """Record a pass and page the next person at once; return what to tell the member."""
-    if request.kind == "debrief":
-        return debrief.respond(session, env, now, member, request, yes=False)
-    if request.kind == "cover":
-        return cover.decline(session, env, now, member, request)
-    if request.kind == "test":
-        return testpage.decline(session, env, now, member, request)
+    if request.kind not in ESCALATING:
+        return _answer_other(session, env, now, member, request, channel, yes=False)
     requests.lock(session, request)
-    if request.status == "accepted" and request.accepted_by_id == member.id:
+    if request.status == RequestStatus.ACCEPTED and request.accepted_by_id == member.id:
         return messages.yours_already(request.code)  # their YES came first: a NO does not undo it
-    mine = [p for p in request.pages if p.member_id == member.id and p.state in ("pending", "timeout")]
+    mine = [
+        p
+        for p in request.pages
+        if p.member_id == member.id and p.state in (PageState.PENDING, PageState.TIMEOUT)
+    ]
     if not mine:
-        if any(p.member_id == member.id and p.state == "declined" for p in request.pages):
+        if any(p.member_id == member.id and p.state == PageState.DECLINED for p in request.pages):
             return messages.passed_already(request.code)
         if request.accepted_by is not None:
             return messages.already_taken(request.code, request.accepted_by.name)
         return messages.no_open_page()
     for page in mine:
-        page.state, page.answered_at, page.answer_channel = "declined", now, channel
+        page.state, page.answered_at, page.answer_channel = PageState.DECLINED, now, channel
     log.info("request %s declined by %s", request.code, requests.logged(request, member.name, member.role))
     step = request.step
     advance_if_step_done(session, env, now, request)
-    if request.status == "exhausted":  # nobody was left to page: say so, and whether a director was told
+    if (
+        request.status == RequestStatus.EXHAUSTED
+    ):  # nobody was left to page: say so, and whether a director was told
         directors = rotation.directors_to_tell(session, request.team, now)
         alerted = any(director.id != member.id for director in directors)
         return messages.declined_nobody_left(request.code, alerted)
     return messages.declined(request.code, next_paged=request.step != step)
 
 
+def _answer_other(
+    session: Session,
+    env: Env,
+    now: datetime,
+    member: Member,
+    request: Request,
+    channel: Channel,
+    *,
+    yes: bool,
+) -> str:
+    """Pass a 1 (yes) or a 2 to a debrief, a cover or a test page, each of which answers it its own way."""
+    if request.kind == RequestKind.DEBRIEF:
+        return debrief.respond(session, env, now, member, request, yes=yes)
+    if request.kind == RequestKind.COVER:
+        return (cover.take if yes else cover.decline)(session, env, now, member, request)
+    assert request.kind == RequestKind.TEST, request.kind
+    if yes:
+        return testpage.confirm(session, env, now, member, request, channel)
+    return testpage.decline(session, env, now, member, request)
+
+
 def delivery_failed(session: Session, env: Env, now: datetime, page: Page, status: str) -> None:
     """Treat an undeliverable page as no answer: the next person is paged at once."""
     requests.lock(session, page.request)
     page.delivery_status = status
-    if page.state != "pending":
+    if page.state != PageState.PENDING:
         return
-    page.state = "failed"
+    page.state = PageState.FAILED
     who = requests.logged(page.request, page.member.name, page.tier)
     log.warning("request %s: page to %s %s", page.request.code, who, status)
     advance_if_step_done(session, env, now, page.request)
@@ -338,104 +402,24 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
 def release(session: Session, env: Env, now: datetime, member: Member, request: Request) -> str:
     """Hand an accepted request back; paging resumes with the next person."""
     requests.lock(session, request)
-    if request.accepted_by_id != member.id or request.status != "accepted":
+    if request.accepted_by_id != member.id or request.status != RequestStatus.ACCEPTED:
         return messages.not_yours(request.code)
-    request.status = "open"
+    request.status = RequestStatus.OPEN
     request.accepted_by_id = None
     request.accepted_at = None
     request.accepted_channel = None
     request.reminded_at = None  # whoever accepts next gets their own reminder
     for page in request.pages:
-        if page.member_id == member.id and page.state == "accepted":
-            page.state = "released"
+        if page.member_id == member.id and page.state == PageState.ACCEPTED:
+            page.state = PageState.RELEASED
     session.flush()
     log.info("request %s released by %s", request.code, requests.logged(request, member.name, member.role))
     advance(session, env, now, request, expected_step=request.step)
-    if request.status == "exhausted":  # nobody was left to page: say so, and who was told
+    if request.status == RequestStatus.EXHAUSTED:  # nobody was left to page: say so, and who was told
         directors = rotation.directors_to_tell(session, request.team, now)
         alerted = any(director.id != member.id for director in directors)
         return messages.released_nobody_left(request.code, alerted)
     return messages.released(request.code)
-
-
-def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
-    """Advance the open requests whose step deadline has passed, up to limit; return how many were due.
-
-    Each due request is claimed with its row lock, skipping those another process holds (SKIP LOCKED on
-    PostgreSQL): two schedulers share the due requests instead of queueing behind each other's locks, and
-    the caller commits small groups, so every page goes out as its group commits. A request that fails
-    is logged and counted; it stays due for the next call.
-    """
-    due = session.scalars(
-        select(Request)
-        .where(Request.status == "open", Request.step_deadline <= now, Request.kind != "debrief")
-        .order_by(Request.step_deadline, Request.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).all()
-    for request in due:
-        step = request.step
-        try:
-            with session.begin_nested():  # one request that fails must not hold up the others
-                if env.configured(request.team) is None:
-                    _orphaned(session, env, now, request, step)
-                else:
-                    advance(session, env, now, request, expected_step=step)
-        except Exception as exc:
-            log.error(
-                "request %s: step %d could not be fired, retried next tick: %s",
-                request.code,
-                step,
-                described(exc),
-            )
-    return len(due)
-
-
-def _orphaned(session: Session, env: Env, now: datetime, request: Request, step: int) -> None:
-    """End a request whose team was removed from the configuration: nobody can be paged for it any more."""
-    claimed = session.execute(
-        update(Request)
-        .where(Request.id == request.id, Request.step == step, Request.status == "open")
-        .values(step_deadline=None)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
-        requests.lock(session, request)
-        log.error("request %s: team %s is no longer configured; ending it", request.code, request.team.slug)
-        exhaust(session, env, now, request)
-
-
-def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
-    """Phone the paged members who have not answered by SMS after call_after, up to limit; each page once.
-
-    Returns how many calls were due. Like a step, a call is claimed by its request's row lock, skipping
-    the requests another process holds: locking the page first would deadlock with a scheduler that
-    holds the request and times the page out.
-    """
-    due = session.scalars(
-        select(Page.id)
-        .join(Request, Request.id == Page.request_id)
-        .where(Page.state == "pending", Page.call_at <= now, Page.called_at.is_(None))
-        .order_by(Page.call_at, Page.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Request)
-    ).all()
-    for page_id in due:
-        claimed = session.execute(
-            update(Page)
-            .where(Page.id == page_id, Page.called_at.is_(None), Page.state == "pending")
-            .values(called_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
-            page = session.get(Page, page_id)
-            assert page is not None
-            session.refresh(page)
-            enqueue_call(session, env, now, page)
-            who = requests.logged(page.request, page.member.name, page.tier)
-            log.info("request %s: calling %s", page.request.code, who)
-    return len(due)
 
 
 def record_status(session: Session, env: Env, now: datetime, sid: str, status: str) -> bool:
@@ -449,10 +433,10 @@ def record_status(session: Session, env: Env, now: datetime, sid: str, status: s
         if page is not None:
             page.call_status = status
         return True
-    if status in ("delivered", "failed", "undelivered"):
-        row.status = status
+    if status in (OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.UNDELIVERED):
+        row.status = OutboxStatus(status)
     if page is not None:
-        if status in ("failed", "undelivered"):
+        if status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED):
             delivery_failed(session, env, now, page, status)
         else:
             page.delivery_status = status

@@ -1,4 +1,7 @@
-"""Periodic work besides timeouts: handoff notices, coverage warnings, purging contact details."""
+"""Periodic work besides timeouts: reminders, handoff notices, coverage warnings, purging contact details.
+
+When each runs, and in which order, is `schedules`' to say.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,22 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from callout import (
-    cover,
-    debrief,
-    escalation,
-    messages,
-    notices,
-    privacy,
-    requests,
-    rotation,
-    testpage,
-    voice,
-)
+from callout import messages, notices, privacy, requests, rotation, voice
 from callout.db import insert_new
 from callout.env import Env
-from callout.models import InboundSeen, JobRun, Outbox, Page, Request, Team, VoiceHunt
+from callout.models import (
+    ClosedReason,
+    InboundSeen,
+    JobRun,
+    Outbox,
+    OutboxStatus,
+    Page,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+    VoiceHunt,
+)
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -35,18 +39,6 @@ COVERAGE_DAYS = 2
 def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
     """Claim one firing of a job; False if another process (or an earlier tick) already ran it."""
     return insert_new(session, JobRun, name=name, key=key, ran_at=now)
-
-
-# What every scheduler tick fires, each part in a transaction of its own (`schedules.tick`).
-TICK_JOBS = (escalation.run_due_steps, escalation.run_due_calls, debrief.run_due)
-# Those that take a limit and claim that many due rows at most, so the tick runs them in small groups.
-GROUPED_JOBS = (escalation.run_due_steps, escalation.run_due_calls)
-
-
-def tick(session: Session, env: Env, now: datetime) -> None:
-    """Fire due escalation steps, calls and debrief deadlines in one transaction (tests)."""
-    for job in TICK_JOBS:
-        job(session, env, now)
 
 
 def run_reminders(session: Session, env: Env, now: datetime) -> int:
@@ -62,7 +54,7 @@ def run_reminders(session: Session, env: Env, now: datetime) -> int:
     due = session.scalars(
         select(Request.id)
         .where(
-            Request.status == "accepted",
+            Request.status == RequestStatus.ACCEPTED,
             Request.accepted_at <= now - soonest,
             or_(Request.reminded_at.is_(None), Request.accepted_at <= now - close_after),
         )
@@ -73,10 +65,16 @@ def run_reminders(session: Session, env: Env, now: datetime) -> int:
         request = session.get(Request, request_id)
         assert request is not None
         requests.lock(session, request)
-        if request.status != "accepted" or request.accepted_at is None or request.accepted_by is None:
+        if (
+            request.status != RequestStatus.ACCEPTED
+            or request.accepted_at is None
+            or request.accepted_by is None
+        ):
             continue  # closed or released meanwhile
         if now - request.accepted_at >= close_after:
-            requests.close(session, env, now, request, area=None, overtime=False, reason="unspecified")
+            requests.close(
+                session, env, now, request, area=None, overtime=False, reason=ClosedReason.UNSPECIFIED
+            )
             count += 1
             continue
         team_config = env.configured(request.team)
@@ -200,7 +198,7 @@ def forget_who_was_paged(session: Session, purged: Sequence[int]) -> None:
     session.execute(
         delete(Outbox).where(Outbox.request_id.in_(purged)).execution_options(synchronize_session=False)
     )
-    single = select(Request.id).where(Request.id.in_(purged), Request.kind != "debrief")
+    single = select(Request.id).where(Request.id.in_(purged), Request.kind != RequestKind.DEBRIEF)
     session.execute(
         delete(Page).where(Page.request_id.in_(single)).execution_options(synchronize_session=False)
     )
@@ -216,7 +214,9 @@ def forget_old_traffic(session: Session, now: datetime, purge_after: timedelta) 
     session.execute(
         delete(Outbox).where(
             Outbox.request_id.is_(None),
-            Outbox.status.in_(("sent", "delivered", "failed", "expired")),
+            Outbox.status.in_(
+                (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.EXPIRED)
+            ),
             Outbox.created_at < now - purge_after,
         )
     )
@@ -232,26 +232,3 @@ def forget_old_traffic(session: Session, now: datetime, purge_after: timedelta) 
 def stale_calls(session: Session, env: Env, now: datetime) -> int:
     """Forget the numbers of calls Twilio never called back about."""
     return voice.end_stale(session, now)
-
-
-# The slower periodic work besides the purge, each part in a transaction of its own (`schedules.slow`):
-# one that fails must not hold up the others, least of all the purge, which runs after them.
-SLOW_JOBS = (
-    run_reminders,
-    handoff_notices,
-    cover.run_due,  # before the heads-ups: a cover ending unanswered tells its asker instead
-    notices.shift_notices,
-    testpage.run_due,
-    coverage_warnings,
-    stale_calls,
-)
-
-
-def housekeeping(session: Session, env: Env, now: datetime) -> int:
-    """Run all the slower periodic work, then the purge, in one transaction (tests).
-
-    Returns how many requests were purged.
-    """
-    for job in SLOW_JOBS:
-        job(session, env, now)
-    return purge(session, env, now)

@@ -1,9 +1,13 @@
-"""Every text Callout sends, in one place: short, friendly, one SMS segment where possible."""
+"""Every text Callout sends, in one place: short, friendly, one SMS segment where possible.
+
+Long on purpose: the texts are read together, for their tone and for what they give away, and
+tests/test_messages.py counts each one's segments. A text belongs here, not beside the code that sends it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from callout import segments
@@ -43,16 +47,6 @@ def local_time(at: datetime, zone: str, now: datetime) -> str:
     """Return a time in zone such as "19:00 CDT", with the day ("Wed 11 Mar 01:00 CDT") when not now's."""
     local, today = at.astimezone(ZoneInfo(zone)), now.astimezone(ZoneInfo(zone))
     return local.strftime("%H:%M %Z") if local.date() == today.date() else local_day(at, zone, now)
-
-
-def duration(delta: timedelta) -> str:
-    """Return a duration as people say it: "90s", "5 min", "2 h"."""
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
 
 
 def requester_ack(team: str, limits: str, testing: bool = False) -> str:

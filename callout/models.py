@@ -1,9 +1,14 @@
-"""The database: teams, members, rotation, requests, pages and the outbox."""
+"""The database: teams, members, rotation, requests, pages and the outbox, and the names of their states.
+
+Long on purpose: every table and the names of its states in one file, which tests/test_migrations.py compares
+with the migrations. The states are StrEnums stored as their plain strings, so naming them took no migration.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -41,6 +46,114 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to a stored naive datetime."""
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class Named(TypeDecorator[E], Generic[E]):
+    """Store a StrEnum as its string (the values are today's strings: no migration); read it back named.
+
+    Writing a string that names no member fails at once, so a typo never reaches the database.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, names: type[E], length: int) -> None:
+        super().__init__(length)
+        self.names = names
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """Check value names a member; store its string."""
+        return None if value is None else self.names(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """Return the member a stored string names."""
+        return None if value is None else self.names(value)
+
+
+class RequestKind(StrEnum):
+    """What a request is: someone asking for support, a dispatch page, a debrief, a COVER, a TEST page."""
+
+    SUPPORT = "support"
+    DISPATCH = "dispatch"
+    DEBRIEF = "debrief"
+    COVER = "cover"
+    TEST = "test"
+
+
+class Channel(StrEnum):
+    """How a request came in, or how it (or a page) was answered."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    API = "api"
+
+
+class RequestStatus(StrEnum):
+    """Where a request stands: paging, accepted, nobody left to page (a late 1 still accepts), closed."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    EXHAUSTED = "exhausted"
+    CLOSED = "closed"
+
+
+class ClosedReason(StrEnum):
+    """Why a request was closed."""
+
+    DONE = "done"  # DONE by the member who accepted it, or a debrief closed by its initiator
+    UNSPECIFIED = "unspecified"  # left accepted past [privacy] close_after
+    UNANSWERED = "unanswered"  # a withheld call nobody took, or a test page nobody confirmed
+    CONFIRMED = "confirmed"  # a test page confirmed
+    TAKEN = "taken"  # a cover taken
+    MOOT = "moot"  # a cover no longer needed
+    WINDOW = "window"  # a debrief whose window ended
+
+
+class PageState(StrEnum):
+    """What became of one member's page."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TIMEOUT = "timeout"  # its step ended unanswered (a late 1 still accepts)
+    FAILED = "failed"  # undeliverable
+    STOOD_DOWN = "stood_down"  # someone else accepted
+    RELEASED = "released"  # accepted, then handed back
+    CLOSED = "closed"  # the request closed while it was pending
+
+
+class CoverState(StrEnum):
+    """What became of a COVER's shift stretch."""
+
+    OPEN = "open"
+    TAKEN = "taken"
+    UNANSWERED = "unanswered"
+    MOOT = "moot"
+
+
+class OutboxStatus(StrEnum):
+    """Where a message or call waiting to be sent stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"  # the provider could not deliver it (its status callback said)
+    FAILED = "failed"
+    EXPIRED = "expired"  # no longer of use (its step is over) before the provider took it
+
+
+class HuntStatus(StrEnum):
+    """Where a call to the support line stands."""
+
+    DIALING = "dialing"
+    ACCEPTED = "accepted"
+    CALLBACK = "callback"  # nobody accepted: a text request to the caller was opened
+    MISSED = "missed"  # nobody accepted a withheld call
+    ABANDONED = "abandoned"  # Twilio never called back about it
 
 
 class Base(DeclarativeBase):
@@ -167,9 +280,9 @@ class Request(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     code: Mapped[str] = mapped_column(String(8))
-    kind: Mapped[str] = mapped_column(String(16))  # support | dispatch | debrief
-    channel: Mapped[str] = mapped_column(String(8))  # sms | voice | api
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|accepted|exhausted|closed
+    kind: Mapped[RequestKind] = mapped_column(Named(RequestKind, 16))
+    channel: Mapped[Channel] = mapped_column(Named(Channel, 8))
+    status: Mapped[RequestStatus] = mapped_column(Named(RequestStatus, 16), default=RequestStatus.OPEN)
     # Contact details: Fernet ciphertext, erased by the purge. contact_key is a keyed hash
     # (HMAC under data_key) that finds a sender's open request without storing the number.
     contact_enc: Mapped[str | None] = mapped_column(Text, default=None)
@@ -183,7 +296,7 @@ class Request(Base):
     step_deadline: Mapped[datetime | None] = mapped_column(default=None)
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
-    accepted_channel: Mapped[str | None] = mapped_column(String(8), default=None)
+    accepted_channel: Mapped[Channel | None] = mapped_column(Named(Channel, 8), default=None)
     exhausted_at: Mapped[datetime | None] = mapped_column(default=None)
     # Every page declined when it ran out of people: the outcome the report needs once the purge has
     # deleted the pages (who was paged is no part of the anonymous record).
@@ -191,7 +304,7 @@ class Request(Base):
     # The requester was told, once, that their texts reach no peer before one accepts (nothing is kept).
     told_unrelayed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
-    closed_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    closed_reason: Mapped[ClosedReason | None] = mapped_column(Named(ClosedReason, 16), default=None)
     content_area: Mapped[str | None] = mapped_column(String(40), default=None)
     overtime: Mapped[bool] = mapped_column(Boolean, default=False)
     reminded_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -232,7 +345,7 @@ class Cover(Base):
     ends_at: Mapped[datetime]
     alert_at: Mapped[datetime]  # when the director is alerted if nobody has taken it
     alerted_at: Mapped[datetime | None] = mapped_column(default=None)
-    state: Mapped[str] = mapped_column(String(16), default="open")  # open | taken | unanswered | moot
+    state: Mapped[CoverState] = mapped_column(Named(CoverState, 16), default=CoverState.OPEN)
 
     request: Mapped[Request] = relationship()
     asker: Mapped[Member] = relationship()
@@ -251,12 +364,13 @@ class Page(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     step: Mapped[int] = mapped_column(Integer)
-    tier: Mapped[str] = mapped_column(String(16))  # peer | fallback | debrief
+    # "peer"; the name of the fallback role paged, as configured ("psychologist", "director"); or the kind of
+    # request that pages its own way: "debrief", "cover", "test"
+    tier: Mapped[str] = mapped_column(String(16))
     paged_at: Mapped[datetime]
-    # pending | accepted | declined | timeout | failed | stood_down | released | closed
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[PageState] = mapped_column(Named(PageState, 16), default=PageState.PENDING)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
-    answer_channel: Mapped[str | None] = mapped_column(String(8), default=None)
+    answer_channel: Mapped[Channel | None] = mapped_column(Named(Channel, 8), default=None)
     call_at: Mapped[datetime | None] = mapped_column(default=None)
     called_at: Mapped[datetime | None] = mapped_column(default=None)
     call_status: Mapped[str | None] = mapped_column(String(20), default=None)
@@ -281,8 +395,7 @@ class Outbox(Base):
     to_enc: Mapped[str | None] = mapped_column(Text, default=None)
     body_enc: Mapped[str | None] = mapped_column(Text, default=None)
     validity: Mapped[int | None] = mapped_column(Integer, default=None)
-    # pending | sending | sent | delivered | failed | expired
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(Named(OutboxStatus, 16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -342,8 +455,7 @@ class VoiceHunt(Base):
     # Ids of the members to ring, in order, fixed when the call came in; position is the one ringing now.
     members: Mapped[list[int]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    # dialing | accepted | callback (nobody accepted, a text request opened) | missed (withheld) | abandoned
-    status: Mapped[str] = mapped_column(String(16), default="dialing")
+    status: Mapped[HuntStatus] = mapped_column(Named(HuntStatus, 16), default=HuntStatus.DIALING)
     # The caller's number as Fernet ciphertext while the hunt runs; erased when it ends.
     caller_enc: Mapped[str | None] = mapped_column(Text, default=None)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), default=None)

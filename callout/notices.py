@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from callout import messages, rotation, shifts
 from callout.db import insert_new
 from callout.env import Env
-from callout.models import Cover, JobRun, Member, Team
+from callout.models import Cover, CoverState, JobRun, Member, Team
 from callout.outbox import notify
 from callout.shifts import Stretch, Why
 
@@ -85,7 +85,9 @@ def shift_notices(session: Session, env: Env, now: datetime) -> int:
 def _asking(session: Session, team: Team) -> set[tuple[int, datetime]]:
     """Return (asker id, start) of the team's open covers: their askers hear from the cover instead."""
     rows = session.execute(
-        select(Cover.asker_id, Cover.starts_at).where(Cover.team_id == team.id, Cover.state == "open")
+        select(Cover.asker_id, Cover.starts_at).where(
+            Cover.team_id == team.id, Cover.state == CoverState.OPEN
+        )
     ).all()
     return {(asker, start) for asker, start in rows}
 

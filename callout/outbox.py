@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callout.env import Env
-from callout.models import Member, Outbox, Page, Request, Team
+from callout.models import Member, Outbox, OutboxStatus, Page, Request, Team
 
 # A message the provider failed to take is tried again after 1 s, 2 s, 4 s ... at most MAX_BACKOFF apart
 # (or after the Retry-After the provider asked for), for as long as it is of use: a page while its step lasts
@@ -111,8 +111,8 @@ def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -
         select(Outbox.id)
         .where(
             or_(
-                (Outbox.status == "pending") & (Outbox.next_attempt_at <= now),
-                (Outbox.status == "sending") & (Outbox.claimed_at < now - stuck),
+                (Outbox.status == OutboxStatus.PENDING) & (Outbox.next_attempt_at <= now),
+                (Outbox.status == OutboxStatus.SENDING) & (Outbox.claimed_at < now - stuck),
             )
         )
         .order_by(Outbox.id)
@@ -122,7 +122,7 @@ def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -
     claimed = session.scalars(
         update(Outbox)
         .where(Outbox.id.in_(due.scalar_subquery()))
-        .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
+        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=Outbox.attempts + 1)
         .returning(Outbox.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -134,7 +134,7 @@ def mark_sent(session: Session, outbox_id: int, now: datetime, sid: str) -> None
     session.execute(
         update(Outbox)
         .where(Outbox.id == outbox_id)
-        .values(status="sent", sent_at=now, provider_sid=sid, to_enc=None, body_enc=None)
+        .values(status=OutboxStatus.SENT, sent_at=now, provider_sid=sid, to_enc=None, body_enc=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -158,7 +158,7 @@ def retry_later(row: Outbox, now: datetime, error: str, retry_after: float | Non
     if now + backoff >= expires_at(row):
         expire(row)
         return False
-    row.status = "pending"
+    row.status = OutboxStatus.PENDING
     row.next_attempt_at = now + backoff
     return True
 
@@ -167,7 +167,7 @@ def retry_waiting_now(session: Session, now: datetime) -> int:
     """Bring forward the retries of every row waiting on a provider failure (the provider answers again)."""
     result = session.execute(
         update(Outbox)
-        .where(Outbox.status == "pending", Outbox.error.is_not(None), Outbox.next_attempt_at > now)
+        .where(Outbox.status == OutboxStatus.PENDING, Outbox.error.is_not(None), Outbox.next_attempt_at > now)
         .values(next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -180,7 +180,7 @@ def waiting_on_provider(session: Session) -> int:
         session.scalar(
             select(func.count())
             .select_from(Outbox)
-            .where(Outbox.status == "pending", Outbox.error.is_not(None))
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.error.is_not(None))
         )
         or 0
     )
@@ -188,7 +188,7 @@ def waiting_on_provider(session: Session) -> int:
 
 def fail(row: Outbox, error: str) -> None:
     """Mark a row failed for good and erase the address and text."""
-    row.status = "failed"
+    row.status = OutboxStatus.FAILED
     row.error = error[:200]
     row.to_enc = None
     row.body_enc = None
@@ -196,14 +196,14 @@ def fail(row: Outbox, error: str) -> None:
 
 def expire(row: Outbox) -> None:
     """Drop a message whose time is over before it could be sent (a page whose step is over, say)."""
-    row.status = "expired"
+    row.status = OutboxStatus.EXPIRED
     row.to_enc = None
     row.body_enc = None
 
 
 def in_flight(session: Session) -> bool:
     """Tell whether some row is being handed to the provider right now (its sid not yet recorded)."""
-    return session.scalar(select(Outbox.id).where(Outbox.status == "sending").limit(1)) is not None
+    return session.scalar(select(Outbox.id).where(Outbox.status == OutboxStatus.SENDING).limit(1)) is not None
 
 
 def by_provider_sid(session: Session, sid: str) -> Outbox | None:

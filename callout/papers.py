@@ -15,7 +15,7 @@ import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from callout import messages
+from callout import durations, messages
 from callout.config import Config, TeamConfig
 
 # The member commands the card lists, as SPEC names them: (what to text, what it does).
@@ -74,10 +74,10 @@ def line(config: Config, team: TeamConfig) -> Line:
         e164=team.support_number,
         sms_uri=uri,
         limits=team.confidentiality_limits,
-        kept=messages.privacy_kept(messages.duration(config.privacy.purge_after)),
+        kept=messages.privacy_kept(durations.short(config.privacy.purge_after)),
         crisis_911=messages.CRISIS_911,
         crisis_988=messages.CRISIS_988,
-        page=messages.page(SAMPLE_CODE, "support", messages.duration(team.escalation.ack_timeout)),
+        page=messages.page(SAMPLE_CODE, "support", durations.short(team.escalation.ack_timeout)),
         qr_svg=Markup(svg),  # segno's own SVG: no text of ours in it
     )
 

@@ -16,6 +16,9 @@ What is counted, for a period of whole days [start, end] in the team's time zone
 - Debriefs are counted in the month they were opened, with their responders (pages answered yes), the distinct
   members who responded, and those who answered that they were unable (pages declined).
 Only counts leave this module: no request, code, timestamp or requester detail.
+
+Long: the figures and their text, CSV and JSON renderings sit together so that a new figure shows in each; the
+printable HTML page, with its charts, is report_html.py.
 """
 
 from __future__ import annotations
@@ -32,14 +35,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from callout.models import Page, Request, Team
+from callout import durations
+from callout.models import Channel, Page, PageState, Request, RequestKind, Team
 from callout.teams import UnknownTeam
 
-KINDS = ("support", "dispatch", "debrief")
-CHANNELS = ("sms", "voice", "api")
+KINDS = (RequestKind.SUPPORT, RequestKind.DISPATCH, RequestKind.DEBRIEF)
+CHANNELS = (Channel.SMS, Channel.VOICE, Channel.API)
 UNSPECIFIED = "unspecified"
 # Upper edges (seconds) of the time-to-acceptance histogram; the last bucket is open-ended.
 ACCEPTANCE_EDGES = (60, 120, 300, 600, 900, 1800, 3600)
@@ -132,8 +136,6 @@ def period_version(
 
     A cheap query, so that a front end may keep a rendered report until it changes.
     """
-    from sqlalchemy import func
-
     low = datetime.combine(start, time(0), zone).astimezone(UTC)
     high = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
     team_id = select(Team.id).where(Team.slug == team_slug).scalar_subquery()
@@ -159,7 +161,7 @@ def period_version(
         .join(Request, Page.request_id == Request.id)
         .where(
             Request.team_id == team_id,
-            Request.kind == "debrief",
+            Request.kind == RequestKind.DEBRIEF,
             Page.answered_at.is_not(None),
             Request.opened_at >= low,
             Request.opened_at < high,
@@ -194,7 +196,7 @@ def _team_report(
                 Request.closed_at >= low,
                 Request.closed_at < high,
                 Request.accepted_at.is_not(None),
-                Request.kind != "debrief",
+                Request.kind != RequestKind.DEBRIEF,
             )
             .options(selectinload(Request.accepted_by))
         )
@@ -243,15 +245,15 @@ def _before(moment: datetime | None, cutoff: datetime) -> bool:
 
 def _figures(opened: list[Request], closed: list[Request], cutoff: datetime, areas: Sequence[str]) -> Figures:
     """Count the figures of the requests opened and the contacts closed in one bucket, as of cutoff."""
-    single = [r for r in opened if r.kind != "debrief"]
+    single = [r for r in opened if r.kind != RequestKind.DEBRIEF]
     outcomes = Counter(_outcome(r, cutoff) for r in single)
     waits = sorted(
         (r.accepted_at - r.opened_at).total_seconds()
         for r in single
         if r.accepted_at is not None and r.accepted_at < cutoff
     )
-    debriefs = [r for r in opened if r.kind == "debrief"]
-    responders = [p for r in debriefs for p in r.pages if _answered(p, "accepted", cutoff)]
+    debriefs = [r for r in opened if r.kind == RequestKind.DEBRIEF]
+    responders = [p for r in debriefs for p in r.pages if _answered(p, PageState.ACCEPTED, cutoff)]
     return Figures(
         requests=len(opened),
         by_kind=_tally((r.kind for r in opened), KINDS),
@@ -271,7 +273,7 @@ def _figures(opened: list[Request], closed: list[Request], cutoff: datetime, are
         debriefs=len(debriefs),
         debrief_responders=len(responders),
         debrief_distinct_responders=len({p.member_id for p in responders}),
-        debrief_unable=sum(_answered(p, "declined", cutoff) for r in debriefs for p in r.pages),
+        debrief_unable=sum(_answered(p, PageState.DECLINED, cutoff) for r in debriefs for p in r.pages),
     )
 
 
@@ -286,7 +288,7 @@ def _outcome(request: Request, cutoff: datetime) -> str:
     return "open"
 
 
-def _answered(page: Page, state: str, cutoff: datetime) -> bool:
+def _answered(page: Page, state: PageState, cutoff: datetime) -> bool:
     """Tell whether page ended in state before cutoff (or at an unrecorded time)."""
     return page.state == state and (page.answered_at is None or page.answered_at < cutoff)
 
@@ -310,18 +312,6 @@ def _histogram(waits: Iterable[float]) -> Counts:
     for wait in waits:
         counts[sum(wait >= edge for edge in ACCEPTANCE_EDGES)] += 1
     return tuple(zip(ACCEPTANCE_BUCKETS, counts, strict=True))
-
-
-def format_duration(seconds: float | None) -> str:
-    """Write a duration as "45s", "4m 30s" or "1h 05m"; None as "-"."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
 
 
 def _keys(columns: Sequence[Figures], counts: Callable[[Figures], Counts]) -> list[str]:
@@ -349,8 +339,8 @@ def summary_rows(team: TeamReport) -> list[tuple[str, list[str]]]:
         row("Declined by all", lambda f: f.declined_by_all),
         row("Unanswered", lambda f: f.unanswered),
         row("Still open", lambda f: f.open),
-        row("Time to accept, median", lambda f: format_duration(f.acceptance_median)),
-        row("Time to accept, 90th pct", lambda f: format_duration(f.acceptance_p90)),
+        row("Time to accept, median", lambda f: durations.clock(f.acceptance_median)),
+        row("Time to accept, 90th pct", lambda f: durations.clock(f.acceptance_p90)),
         row("Contacts", lambda f: f.contacts),
         *breakdown(lambda f: f.contacts_by_area),
         row("Off-duty (OT) first contacts", lambda f: sum(n for _, n in f.overtime_by_member)),

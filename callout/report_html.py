@@ -13,7 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from callout.report import KINDS, Report, TeamReport, format_duration, period_label, summary_rows
+from callout import durations
+from callout.report import KINDS, Report, TeamReport, period_label, summary_rows
 
 COLORS = ("#1f4e79", "#6a9fcb", "#c55a11", "#7f7f7f", "#548235", "#bf9000", "#7030a0", "#2e75b6")
 # Every key matplotlib would otherwise write into the SVG's <metadata>, the date among them.
@@ -160,6 +161,6 @@ def _acceptance_chart(ax: Axes, team: TeamReport) -> None:
     ax.set_xlabel("time from request to acceptance")
     ax.set_ylabel("requests")
     ax.set_ylim(0, max(max((c for _, c in buckets), default=0), 1) * 1.1)
-    median, p90 = format_duration(team.total.acceptance_median), format_duration(team.total.acceptance_p90)
+    median, p90 = durations.clock(team.total.acceptance_median), durations.clock(team.total.acceptance_p90)
     ax.set_title(f"median {median}, 90th percentile {p90}", fontsize=9)
     _style(ax)

@@ -18,15 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from callout import messages
+from callout import durations, messages
 from callout.commands import CODE_ALPHABET, CODE_LENGTH
 from callout.env import Env
-from callout.models import Member, Page, Request, Team
+from callout.models import ClosedReason, Member, Page, PageState, Request, RequestKind, RequestStatus, Team
 from callout.outbox import enqueue_sms
 
 log = logging.getLogger(__name__)
 
-LIVE = ("open", "accepted", "exhausted")
+LIVE = (RequestStatus.OPEN, RequestStatus.ACCEPTED, RequestStatus.EXHAUSTED)
 
 
 class Paged(Protocol):
@@ -54,7 +54,7 @@ def logged(request: Request, name: str, role: str) -> str:
     Who was paged for a member's own TALK is everyone but the one who asked: a log naming them would give
     away what the purge erases from the database. Codes, steps and roles say enough to follow a request.
     """
-    return f"a {role}" if request.kind == "support" else f"{name} ({role})"
+    return f"a {role}" if request.kind == RequestKind.SUPPORT else f"{name} ({role})"
 
 
 def named(env: Env, team: Team, text: str) -> str:
@@ -63,11 +63,6 @@ def named(env: Env, team: Team, text: str) -> str:
     A psychologist shared by two teams gets pages from both support numbers; the name says whose it is.
     """
     return f"{team.name}: {text}" if len(env.config.teams) > 1 else text
-
-
-def minutes(delta: timedelta) -> str:
-    """Return a duration as people say it: "90s", "5 min", "2 h"."""
-    return messages.duration(delta)
 
 
 def new_code(session: Session, team: Team) -> str:
@@ -84,7 +79,11 @@ def new_code(session: Session, team: Team) -> str:
 
 
 def live_request_of(
-    session: Session, env: Env, team: Team, number: str, statuses: Sequence[str] = ("open", "accepted")
+    session: Session,
+    env: Env,
+    team: Team,
+    number: str,
+    statuses: Sequence[RequestStatus] = (RequestStatus.OPEN, RequestStatus.ACCEPTED),
 ) -> Request | None:
     """Return this number's newest support request in statuses (by default: still paged or handled)."""
     return session.scalar(
@@ -117,8 +116,8 @@ def live_pages_for(session: Session, member: Member) -> list[Request]:
             .join(Page, Page.request_id == Request.id)
             .where(
                 Page.member_id == member.id,
-                Page.state.in_(("pending", "timeout")),
-                Request.status.in_(("open", "exhausted")),
+                Page.state.in_((PageState.PENDING, PageState.TIMEOUT)),
+                Request.status.in_((RequestStatus.OPEN, RequestStatus.EXHAUSTED)),
                 Request.team_id == member.team_id,
             )
             .distinct()
@@ -167,7 +166,7 @@ def note_of(env: Env, request: Request) -> str | None:
 def tell_requester(session: Session, env: Env, now: datetime, request: Request, text: str) -> None:
     """Text the person who asked for support (never dispatch callbacks), if their number is still kept."""
     contact = contact_of(env, request)
-    if contact and request.kind == "support":
+    if contact and request.kind == RequestKind.SUPPORT:
         enqueue_sms(session, env, now, request.team, contact, text, purpose="requester", request=request)
 
 
@@ -179,21 +178,28 @@ def page_member(
     member: Paged,
     tier: str,
     timeout: timedelta,
-    call: bool = True,
+    call_after: timedelta,
     body: str | None = None,
 ) -> Page:
-    """Page one member (their row, or the lineup's copy) for the request's current step by SMS, and call.
+    """Page one member (their row, or the lineup's copy) for the request's current step by SMS.
 
+    They are called too when call_after (the team's, resolved once by the caller) is within the timeout.
     body: the page's text, when not the usual one (a debrief's carries its note).
     """
-    call_after = env.team(request.team).escalation.call_after
     page = Page(
-        request=request, member_id=member.id, step=request.step, tier=tier, paged_at=now, state="pending"
+        request=request,
+        member_id=member.id,
+        step=request.step,
+        tier=tier,
+        paged_at=now,
+        state=PageState.PENDING,
     )
-    if call and timedelta(0) < call_after < timeout:
+    if timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
-    body = named(env, request.team, body or messages.page(request.code, request.kind, minutes(timeout)))
+    body = named(
+        env, request.team, body or messages.page(request.code, request.kind, durations.short(timeout))
+    )
     enqueue_sms(
         session,
         env,
@@ -218,10 +224,10 @@ def close(
     *,
     area: str | None,
     overtime: bool,
-    reason: str = "done",
+    reason: ClosedReason = ClosedReason.DONE,
 ) -> None:
     """Close a request with its content area; its contact details are erased purge_after later."""
-    request.status = "closed"
+    request.status = RequestStatus.CLOSED
     request.closed_at = now
     request.closed_reason = reason
     request.content_area = area
@@ -229,6 +235,6 @@ def close(
     request.step_deadline = None
     request.purge_at = now + env.config.privacy.purge_after
     for page in request.pages:
-        if page.state == "pending":
-            page.state = "closed"
+        if page.state == PageState.PENDING:
+            page.state = PageState.CLOSED
     log.info("request %s closed (%s)", request.code, reason)

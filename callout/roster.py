@@ -1,4 +1,9 @@
-"""Roster files (TOML or CSV): parsed and checked as a whole, then imported all or nothing."""
+"""Roster files (TOML or CSV): parsed and checked as a whole, then imported all or nothing.
+
+Also one member added, edited, (de)activated or moved. Long because the file and the one-member changes share
+the entry, the problems and the checks (a role left with no active member is refused unless forced); the
+parsing (up to load_roster_file) would be the module of its own to split off if it grows.
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callout import away
-from callout.config import TeamConfig
 from callout.models import Member, Override, Team
 
 Window = tuple[datetime, datetime]
@@ -42,13 +41,11 @@ class Handoff:
 # --- shifts -------------------------------------------------------------------------------------
 
 
-def _zone(team: Team | TeamConfig) -> ZoneInfo:
+def _zone(team: Team) -> ZoneInfo:
     return ZoneInfo(team.timezone)
 
 
-def _handoff(team: Team | TeamConfig) -> time:
-    if isinstance(team.handoff, time):
-        return team.handoff
+def _handoff(team: Team) -> time:
     hours, minutes = team.handoff.split(":")
     return time(int(hours), int(minutes))
 
@@ -59,12 +56,12 @@ def _aware(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def local_time(team: Team | TeamConfig, at: datetime) -> datetime:
+def local_time(team: Team, at: datetime) -> datetime:
     """Return at in the team's time zone."""
     return _aware(at).astimezone(_zone(team))
 
 
-def shift_start(team: Team | TeamConfig, shift: date) -> datetime:
+def shift_start(team: Team, shift: date) -> datetime:
     """Return when the shift named by its local start date begins, in UTC.
 
     Like RFC 5545: a handoff inside a DST gap is read with the offset before the gap (02:30 on a
@@ -75,7 +72,7 @@ def shift_start(team: Team | TeamConfig, shift: date) -> datetime:
     return local.astimezone(UTC)
 
 
-def shift_of(team: Team | TeamConfig, at: datetime) -> date:
+def shift_of(team: Team, at: datetime) -> date:
     """Return the local date of the shift containing at."""
     at = _aware(at)
     shift = at.astimezone(_zone(team)).date()
@@ -86,7 +83,7 @@ def shift_of(team: Team | TeamConfig, at: datetime) -> date:
     return shift
 
 
-def shift_bounds(team: Team | TeamConfig, at: datetime) -> Window:
+def shift_bounds(team: Team, at: datetime) -> Window:
     """Return the [start, end) of the shift containing at, in UTC (at exactly handoff: the new shift)."""
     shift = shift_of(team, at)
     return shift_start(team, shift), shift_start(team, shift + timedelta(days=1))

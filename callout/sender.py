@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callout import escalation, messages, outbox, privacy, requests
-from callout.conversation import opt_out
+from callout import escalation, members, messages, outbox, privacy, requests
 from callout.db import RELAY_LOCK, in_turn, transaction
 from callout.env import Env
 from callout.logsafe import described
-from callout.models import Outbox, Page, Request, Team
+from callout.models import Outbox, OutboxStatus, Page, PageState, Request, Team
 from callout.transport import Call, Sms, Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -231,10 +230,12 @@ class Sender:
                 .outerjoin(Page, Page.id == Outbox.page_id)
                 .where(Outbox.id == outbox_id)
             ).one_or_none()
-            if found is None or found[0].status != "sending":
+            if found is None or found[0].status != OutboxStatus.SENDING:
                 return
             row, page_state, support_number = found
-            if page_state not in (None, "pending") or (row.validity and now >= outbox.expires_at(row)):
+            if page_state not in (None, PageState.PENDING) or (
+                row.validity and now >= outbox.expires_at(row)
+            ):
                 outbox.expire(row)  # the escalation moved on: a late page would only confuse
                 return
             to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None
@@ -310,7 +311,7 @@ class Sender:
             if exc.opted_out and row.purpose != "requester":
                 team = session.get(Team, row.team_id)
                 assert team is not None
-                opt_out(session, self.env, now, team, to, "STOP")
+                members.opt_out(session, self.env, now, team, to, "STOP")
             if exc.permanent and row.page_id and row.channel == "sms":
                 page = session.get(Page, row.page_id)
                 if page is not None:

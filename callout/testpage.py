@@ -17,9 +17,9 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callout import messages, requests
+from callout import durations, messages, requests
 from callout.env import Env
-from callout.models import Member, Request, Team
+from callout.models import Channel, ClosedReason, Member, PageState, Request, RequestKind, RequestStatus, Team
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def send(session: Session, env: Env, now: datetime, member: Member) -> Started:
     waiting = session.scalar(
         select(Request).where(
             Request.team_id == team.id,
-            Request.kind == "test",
-            Request.status == "open",
+            Request.kind == RequestKind.TEST,
+            Request.status == RequestStatus.OPEN,
             Request.initiator_id == member.id,
         )
     )
@@ -63,16 +63,16 @@ def send(session: Session, env: Env, now: datetime, member: Member) -> Started:
     request = Request(
         team=team,
         code=requests.new_code(session, team),
-        kind="test",
-        channel="sms",
-        status="open",
+        kind=RequestKind.TEST,
+        channel=Channel.SMS,
+        status=RequestStatus.OPEN,
         opened_at=now,
         step=1,
         initiator=member,
     )
     session.add(request)
     session.flush()
-    requests.page_member(session, env, now, request, member, "test", policy.ack_timeout)
+    requests.page_member(session, env, now, request, member, "test", policy.ack_timeout, policy.call_after)
     log.info("test %s: paging %s", request.code, member.name)
     return Started(Outcome.PAGED, request.code)
 
@@ -85,10 +85,12 @@ def start(session: Session, env: Env, now: datetime, member: Member) -> str:
     if started.outcome is Outcome.OPTED_OUT:
         return messages.test_opted_out()
     call_after = env.team(member.team).escalation.call_after
-    return messages.test_started(requests.minutes(call_after) if call_after else None)
+    return messages.test_started(durations.short(call_after) if call_after else None)
 
 
-def confirm(session: Session, env: Env, now: datetime, member: Member, request: Request, channel: str) -> str:
+def confirm(
+    session: Session, env: Env, now: datetime, member: Member, request: Request, channel: Channel
+) -> str:
     """Confirm a test page with the member's 1 (by text or on the call); return what to tell them."""
     requests.lock(session, request)
     if request.accepted_by_id == member.id:
@@ -97,14 +99,14 @@ def confirm(session: Session, env: Env, now: datetime, member: Member, request: 
         return messages.unknown_code(request.code)
     won = session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.status == "open")
+        .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
         .values(
-            status="closed",
+            status=RequestStatus.CLOSED,
             accepted_by_id=member.id,
             accepted_at=now,
             accepted_channel=channel,
             closed_at=now,
-            closed_reason="confirmed",
+            closed_reason=ClosedReason.CONFIRMED,
             purge_at=now + env.config.privacy.purge_after,
         )
         .execution_options(synchronize_session=False)
@@ -114,8 +116,8 @@ def confirm(session: Session, env: Env, now: datetime, member: Member, request: 
         return messages.test_over(request.code)
     member.test_confirmed_at = now
     for page in request.pages:
-        if page.state in ("pending", "timeout"):
-            page.state, page.answered_at, page.answer_channel = "accepted", now, channel
+        if page.state in (PageState.PENDING, PageState.TIMEOUT):
+            page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, channel
     log.info("test %s confirmed by %s via %s", request.code, member.name, channel)
     return messages.test_confirmed(request.code, channel)
 
@@ -136,19 +138,19 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
         due = session.scalars(
             select(Request).where(
                 Request.team_id == team.id,
-                Request.kind == "test",
-                Request.status == "open",
+                Request.kind == RequestKind.TEST,
+                Request.status == RequestStatus.OPEN,
                 Request.opened_at <= now - timeout,
             )
         ).all()
         for request in due:
             claimed = session.execute(
                 update(Request)
-                .where(Request.id == request.id, Request.status == "open")
+                .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
                 .values(
-                    status="closed",
+                    status=RequestStatus.CLOSED,
                     closed_at=now,
-                    closed_reason="unanswered",
+                    closed_reason=ClosedReason.UNANSWERED,
                     purge_at=now + env.config.privacy.purge_after,
                 )
                 .execution_options(synchronize_session=False)
@@ -157,15 +159,15 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
                 continue
             session.refresh(request)
             for page in request.pages:
-                if page.state == "pending":
-                    page.state = "timeout"
+                if page.state == PageState.PENDING:
+                    page.state = PageState.TIMEOUT
             if request.initiator is not None:
                 notify(
                     session,
                     env,
                     now,
                     request.initiator,
-                    messages.test_unanswered(request.code, requests.minutes(timeout)),
+                    messages.test_unanswered(request.code, durations.short(timeout)),
                 )
                 log.info("test %s: %s did not confirm it", request.code, request.initiator.name)
             ended += 1

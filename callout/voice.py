@@ -20,7 +20,19 @@ from sqlalchemy.orm import Session
 from callout import consent, escalation, messages, privacy, requests, rotation
 from callout.crypto import sid_hash
 from callout.env import Env
-from callout.models import Member, Page, Request, Team, VoiceHunt
+from callout.models import (
+    Channel,
+    ClosedReason,
+    HuntStatus,
+    Member,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+    VoiceHunt,
+)
 from callout.outbox import hand_over
 from callout.phones import maybe_e164
 
@@ -103,7 +115,7 @@ def start(session: Session, env: Env, now: datetime, team: Team, call_sid: str, 
         call_sid_hash=key,
         members=[m.id for m in members],
         position=0,
-        status="dialing",
+        status=HuntStatus.DIALING,
         caller_enc=env.vault.encrypt(caller) if caller else None,
         created_at=now,
     )
@@ -126,12 +138,12 @@ def find(session: Session, token: str) -> VoiceHunt | None:
 
 def current(session: Session, hunt: VoiceHunt) -> Step:
     """Return what the call does in the hunt's present state (the answer to repeat on a retry)."""
-    if hunt.status == "dialing":
+    if hunt.status == HuntStatus.DIALING:
         member = session.get(Member, hunt.members[hunt.position])
         assert member is not None  # members are deactivated, never deleted
         return Ring(hunt.token, hunt.position, member.phone, hunt.team.support_number)
-    if hunt.status in ("callback", "missed"):
-        return Unanswered(callback=hunt.status == "callback")
+    if hunt.status in (HuntStatus.CALLBACK, HuntStatus.MISSED):
+        return Unanswered(callback=hunt.status == HuntStatus.CALLBACK)
     return Over()
 
 
@@ -150,7 +162,9 @@ def dialed(
         return Over()
     claimed = session.execute(
         update(VoiceHunt)
-        .where(VoiceHunt.id == hunt.id, VoiceHunt.status == "dialing", VoiceHunt.position == position)
+        .where(
+            VoiceHunt.id == hunt.id, VoiceHunt.status == HuntStatus.DIALING, VoiceHunt.position == position
+        )
         .values(position=position + 1)
         .execution_options(synchronize_session=False)
     )
@@ -166,7 +180,7 @@ def dialed(
 def whisper_due(session: Session, token: str, position: int) -> bool:
     """Tell whether the callee at position is the one the hunt is ringing (so may take the call)."""
     hunt = find(session, token)
-    return hunt is not None and hunt.status == "dialing" and hunt.position == position
+    return hunt is not None and hunt.status == HuntStatus.DIALING and hunt.position == position
 
 
 def answer(
@@ -181,13 +195,15 @@ def answer(
         return False
     claimed = session.execute(
         update(VoiceHunt)
-        .where(VoiceHunt.id == hunt.id, VoiceHunt.status == "dialing", VoiceHunt.position == position)
-        .values(status="accepted", ended_at=now)
+        .where(
+            VoiceHunt.id == hunt.id, VoiceHunt.status == HuntStatus.DIALING, VoiceHunt.position == position
+        )
+        .values(status=HuntStatus.ACCEPTED, ended_at=now)
         .execution_options(synchronize_session=False)
     )
     session.refresh(hunt)
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        return hunt.status == "accepted" and hunt.position == position  # a retried 1
+        return hunt.status == HuntStatus.ACCEPTED and hunt.position == position  # a retried 1
     member = session.get(Member, hunt.members[position])
     assert member is not None
     _record_acceptance(session, env, now, hunt, member, call_sid)
@@ -226,10 +242,10 @@ def _take_over(
     if request is None or request.accepted_by_id not in (None, member.id):
         return None
     if request.accepted_by_id is None:
-        escalation.accept(session, env, now, member, request, channel="voice", despite_a_pass=True)
+        escalation.accept(session, env, now, member, request, channel=Channel.VOICE, despite_a_pass=True)
         if request.accepted_by_id != member.id:  # taken by text a moment ago
             return None
-    if not any(p.member_id == member.id and p.state == "accepted" for p in request.pages):
+    if not any(p.member_id == member.id and p.state == PageState.ACCEPTED for p in request.pages):
         _accepted_page(session, env, now, request, member)
     return request
 
@@ -241,7 +257,7 @@ def _accepted_page(session: Session, env: Env, now: datetime, request: Request, 
         tier = member.role if member.role in env.team(request.team).escalation.fallback else "peer"
         page = Page(request=request, member=member, step=request.step, tier=tier, paged_at=now)
         session.add(page)
-    page.state, page.answered_at, page.answer_channel = "accepted", now, "voice"
+    page.state, page.answered_at, page.answer_channel = PageState.ACCEPTED, now, Channel.VOICE
     session.flush()
 
 
@@ -253,16 +269,16 @@ def _accepted_request(
     request = Request(
         team=team,
         code=requests.new_code(session, team),
-        kind="support",
-        channel="voice",
-        status="accepted",
+        kind=RequestKind.SUPPORT,
+        channel=Channel.VOICE,
+        status=RequestStatus.ACCEPTED,
         opened_at=hunt.created_at,
         step=1,
         contact_enc=env.vault.encrypt(caller) if caller else None,
         contact_key=env.vault.lookup_key(caller) if caller else None,
         accepted_at=now,
         accepted_by=member,
-        accepted_channel="voice",
+        accepted_channel=Channel.VOICE,
     )
     session.add(request)
     _accepted_page(session, env, now, request, member)
@@ -274,25 +290,17 @@ def _unanswered(session: Session, env: Env, now: datetime, hunt: VoiceHunt, call
     caller = env.vault.decrypt(hunt.caller_enc) if hunt.caller_enc else None
     team = hunt.team
     if caller:
-        request = requests.live_request_of(session, env, team, caller)
-        if request is None:
-            try:
-                request = escalation.open_request(
-                    session, env, now, team, kind="support", channel="voice", contact=caller
-                )
-            except requests.AlreadyOpen as race:
-                request = race.request
-            else:
-                if request.status == "open":
-                    ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
-                    requests.tell_requester(session, env, now, request, ack)
-        hunt.status = "callback"
+        request, opened = escalation.live_or_open(session, env, now, team, caller, Channel.VOICE)
+        if opened and request.status == RequestStatus.OPEN:
+            ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits)
+            requests.tell_requester(session, env, now, request, ack)
+        hunt.status = HuntStatus.CALLBACK
     else:
         request = _missed(session, env, now, hunt)
-        hunt.status = "missed"
+        hunt.status = HuntStatus.MISSED
     _end(session, env, now, hunt, request, call_sid)
     log.info("voice: hunt %d unanswered, request %s (%s)", hunt.id, request.code, hunt.status)
-    return Unanswered(callback=hunt.status == "callback")
+    return Unanswered(callback=hunt.status == HuntStatus.CALLBACK)
 
 
 def _missed(session: Session, env: Env, now: datetime, hunt: VoiceHunt) -> Request:
@@ -300,13 +308,13 @@ def _missed(session: Session, env: Env, now: datetime, hunt: VoiceHunt) -> Reque
     request = Request(
         team=hunt.team,
         code=requests.new_code(session, hunt.team),
-        kind="support",
-        channel="voice",
-        status="closed",
+        kind=RequestKind.SUPPORT,
+        channel=Channel.VOICE,
+        status=RequestStatus.CLOSED,
         opened_at=hunt.created_at,
         exhausted_at=now,
         closed_at=now,
-        closed_reason="unanswered",
+        closed_reason=ClosedReason.UNANSWERED,
         purge_at=now + env.config.privacy.purge_after,
     )
     session.add(request)
@@ -327,8 +335,8 @@ def end_stale(session: Session, now: datetime) -> int:
     """Forget the callers of hunts Twilio never called back about (the caller hung up at the greeting)."""
     result = session.execute(
         update(VoiceHunt)
-        .where(VoiceHunt.status == "dialing", VoiceHunt.created_at < now - STALE_AFTER)
-        .values(status="abandoned", caller_enc=None, call_sid_hash=None, ended_at=now)
+        .where(VoiceHunt.status == HuntStatus.DIALING, VoiceHunt.created_at < now - STALE_AFTER)
+        .values(status=HuntStatus.ABANDONED, caller_enc=None, call_sid_hash=None, ended_at=now)
         .execution_options(synchronize_session=False)
     )
     count: int = result.rowcount  # type: ignore[attr-defined]
@@ -346,7 +354,10 @@ def page_prompt(session: Session, page_id: int, answered_by: str = "") -> Prompt
     if page is None or answered_by.startswith(MACHINES):
         return Prompt("")
     request = page.request
-    if page.state in ("pending", "timeout") and request.status in ("open", "exhausted"):
+    if page.state in (PageState.PENDING, PageState.TIMEOUT) and request.status in (
+        RequestStatus.OPEN,
+        RequestStatus.EXHAUSTED,
+    ):
         return Prompt(messages.voice_page(request.code, request.kind), gather=True)
     return _no_longer_waiting(page)
 
@@ -358,26 +369,26 @@ def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits:
         return Prompt("")
     request, member = page.request, page.member
     key = digits.strip()[:1]
-    if request.kind == "test":  # a TEST page: 1 confirms, anything else asks again
+    if request.kind == RequestKind.TEST:  # a TEST page: 1 confirms, anything else asks again
         if key != "1":
             return page_prompt(session, page_id)
-        escalation.accept(session, env, now, member, request, channel="voice")
+        escalation.accept(session, env, now, member, request, channel=Channel.VOICE)
         return Prompt(messages.voice_test_confirmed(request.code))
     if key == "1":
-        if page.state == "accepted" or request.accepted_by_id == member.id:
+        if page.state == PageState.ACCEPTED or request.accepted_by_id == member.id:
             return Prompt(messages.voice_accepted(request.code))  # a retried 1: the text is on its way
-        text = escalation.accept(session, env, now, member, request, channel="voice")
-        if request.kind != "debrief" and request.accepted_by_id != member.id:
+        text = escalation.accept(session, env, now, member, request, channel=Channel.VOICE)
+        if request.kind != RequestKind.DEBRIEF and request.accepted_by_id != member.id:
             return _no_longer_waiting(page)
         text = consent.with_reminder(session, env, now, member, request, text)
         hand_over(session, env, now, member, text, request)  # the number goes by text, never by voice
         return Prompt(messages.voice_accepted(request.code))
     if key == "2":
         step = request.step
-        if page.state in ("pending", "timeout"):
-            escalation.decline(session, env, now, member, request, channel="voice")
-        if page.state == "declined":
-            next_paged = request.status == "open" and request.step != step
+        if page.state in (PageState.PENDING, PageState.TIMEOUT):
+            escalation.decline(session, env, now, member, request, channel=Channel.VOICE)
+        if page.state == PageState.DECLINED:
+            next_paged = request.status == RequestStatus.OPEN and request.step != step
             return Prompt(messages.voice_declined(request.code, next_paged))
         return _no_longer_waiting(page)
     return page_prompt(session, page_id)
@@ -388,7 +399,7 @@ def _no_longer_waiting(page: Page) -> Prompt:
     request = page.request
     if request.accepted_by_id == page.member_id:
         return Prompt(messages.voice_yours(request.code))
-    if page.state == "declined" and request.status == "open":
+    if page.state == PageState.DECLINED and request.status == RequestStatus.OPEN:
         return Prompt(messages.voice_passed(request.code))
     if request.accepted_by is not None:
         return Prompt(messages.voice_taken(request.code, request.accepted_by.name))

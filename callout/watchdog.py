@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from callout import outbox
-from callout.models import Outbox, Page, Request
+from callout.models import Outbox, OutboxStatus, Page, PageState, Request, RequestStatus
 
 OVERDUE = timedelta(minutes=1)
 PROVIDER_MEMORY = timedelta(minutes=2)  # how long a provider failure with nothing tried since still counts
@@ -32,22 +32,22 @@ def overdue(
     steps = session.scalar(
         select(func.count())
         .select_from(Request)
-        .where(Request.status == "open", Request.step_deadline < late)
+        .where(Request.status == RequestStatus.OPEN, Request.step_deadline < late)
     )
     sends = session.scalar(
         select(func.count())
         .select_from(Outbox)
         .where(
             or_(
-                (Outbox.status == "pending") & (Outbox.next_attempt_at < late),
-                (Outbox.status == "sending") & (Outbox.claimed_at < late - stuck),
+                (Outbox.status == OutboxStatus.PENDING) & (Outbox.next_attempt_at < late),
+                (Outbox.status == OutboxStatus.SENDING) & (Outbox.claimed_at < late - stuck),
             )
         )
     )
     calls = session.scalar(
         select(func.count())
         .select_from(Page)
-        .where(Page.state == "pending", Page.call_at < late, Page.called_at.is_(None))
+        .where(Page.state == PageState.PENDING, Page.call_at < late, Page.called_at.is_(None))
     )
     refused = outbox.waiting_on_provider(session)
     problems = []

@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callout import db as database
 from callout.crypto import new_key
-from cli import Context, cli, pass_context
+from cli.group import Context, cli, pass_context
 
 
 @cli.group()

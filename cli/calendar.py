@@ -9,7 +9,7 @@ import click
 from callout import auditlog, calendar
 from callout.env import make_env
 from callout.models import Member
-from cli import Context, pass_context
+from cli.group import Context, pass_context
 from cli.roster import TEAM_HELP, _member, _row, _session, _team_configs, oncall
 
 

@@ -5,19 +5,24 @@ from __future__ import annotations
 import html
 import logging
 import re
+import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
 
 import service
+from callout import users
 from callout.config import Config, parse_config
 from callout.crypto import new_key
+from callout.models import Team
 from callout.report import build_report, render_text
 from callout.runtime import Runtime
 from transport.console import ConsoleTransport, mask, mask_numbers
@@ -176,14 +181,6 @@ def open_console(
     app: Any, rt: Runtime, port: int, echo: Callable[[str], None], stop: threading.Event | None = None
 ) -> None:
     """Serve the app on 127.0.0.1:port with a director's login printed, until Ctrl-C (or stop is set)."""
-    import secrets
-    from datetime import UTC, datetime
-
-    from werkzeug.serving import make_server
-
-    from callout import users
-    from callout.models import Team
-
     password = secrets.token_urlsafe(9)
     with rt.sessions() as session, session.begin():
         team = session.query(Team).filter_by(slug="demo").one()

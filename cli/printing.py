@@ -9,7 +9,7 @@ import click
 
 from callout import papers
 from callout.config import Config, ConfigError, TeamConfig
-from cli import Context, cli, fail, pass_context
+from cli.group import Context, cli, fail, pass_context
 
 TEAM_HELP = "Team slug (may be left out when one team is configured)."
 OUTPUT_HELP = "Write to FILE (open it in a browser and print: Letter or A4) instead of standard output."

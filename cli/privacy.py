@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
-from callout import audit, auditlog, housekeeping, privacy
+import schedules
+from callout import audit, auditlog, privacy
 from callout.crypto import InvalidKey, Vault, check_key
 from callout.db import transaction
-from callout.env import make_env
-from cli import Context, cli, fail, pass_context
+from callout.env import Env, make_env
+from cli.group import Context, cli, fail, pass_context
 from transport import make_transport
+
+T = TypeVar("T")
 
 
 @cli.group("privacy")
@@ -75,24 +81,20 @@ def purge(ctx: Context) -> None:
     env = make_env(config)
     sessions = ctx.sessions()
     now = datetime.now(UTC)
-    with transaction(sessions) as session:
-        purged = housekeeping.purge(session, env, now)
-    if purged:
-        privacy.scrub_sqlite(sessions.kw["bind"])
+
+    def run(work: Callable[[Session, Env, datetime], T]) -> T:
+        with transaction(sessions) as session:
+            return work(session, env, now)
+
+    purged = schedules.purge(run, sessions.kw["bind"])
     click.echo(f"erased the contact details of {purged} request(s).")
     if not config.privacy.delete_provider_records:
         return
     transport = make_transport(config)
     deleted = retrying = 0
-    while True:
-        with transaction(sessions) as session:
-            claimed = privacy.due_deletions(session, env, now)
-        if not claimed:
-            break
-        failed = transport.delete_records([deletion.sid for deletion in claimed])
-        with transaction(sessions) as session:
-            deleted += privacy.record_deletions(session, now, claimed, failed)
-        retrying += len(failed)
+    while (batch := schedules.delete_at_provider(run, transport)) is not None:
+        deleted += batch[0]
+        retrying += batch[1]
     click.echo(f"deleted {deleted} record(s) at the provider; {retrying} will be retried later.")
 
 

@@ -10,7 +10,7 @@ import click
 from callout.config import ConfigError
 from callout.db import transaction
 from callout.report import Report, build_report, render_csv, render_json, render_text
-from cli import YEARS, Context, cli, fail, pass_context
+from cli.group import YEARS, Context, cli, fail, pass_context
 
 
 def render_html(report: Report) -> str:

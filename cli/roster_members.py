@@ -20,7 +20,7 @@ from callout.roster import (
     new_entry,
     set_active,
 )
-from cli import Context, fail, pass_context
+from cli.group import Context, fail, pass_context
 from cli.roster import TEAM_HELP, _row, _session, _team_configs, problems, roster_group
 
 

@@ -8,8 +8,8 @@ import threading
 import click
 
 import service
-from cli import Context, cli, pass_context
 from cli.demo import run_demo
+from cli.group import Context, cli, pass_context
 from webhooks import create_app
 
 

@@ -11,7 +11,7 @@ from callout import auditlog, users
 from callout.config import ConfigError
 from callout.db import transaction
 from callout.teams import UnknownTeam, get_team
-from cli import Context, cli, fail, pass_context
+from cli.group import Context, cli, fail, pass_context
 
 
 def _password(stdin: bool, username: str) -> str:

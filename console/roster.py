@@ -18,7 +18,7 @@ from callout import auditlog, roster, testpage
 from callout.env import Env
 from callout.models import ROLES, Member, Team
 from console.forms import ActionForm, ImportForm, MemberForm
-from console.web import TeamView, bp, page, require, run, team_or_404, team_view, who
+from console.web import TeamView, bp, local, page, require, run, team_or_404, team_view, who
 
 MAX_UPLOAD = 500_000
 
@@ -44,8 +44,6 @@ def _actor() -> auditlog.Actor:
 
 
 def _status(team: Team, member: Member, now: datetime) -> str:
-    from console.web import local
-
     if not member.active:
         return "inactive"
     if member.opted_out:

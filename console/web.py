@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -154,8 +154,6 @@ EXTRA_SECTIONS = (
 @bp.app_template_global("console_sections")
 def console_sections(me: users.Principal, slug: str) -> list[dict[str, str]]:
     """Return the extra sections this user may open, among those the app has."""
-    from flask import url_for
-
     shown = []
     for extra in EXTRA_SECTIONS:
         if extra.endpoint not in current_app.view_functions or me.role is users.Role.DISPATCH:

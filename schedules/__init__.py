@@ -1,4 +1,9 @@
-"""The jobs: the timer's tick and the periodic work, each one line into the domain; state lives in the db."""
+"""The jobs: what the timer fires and the periodic work, in which order, each part in its own transaction.
+
+The schedule has one owner, this package: the job lists below, the purge's sequence (also run by
+`callout privacy purge`), and when each runs (`start_scheduler`). Each job is one call into the domain;
+state lives in the database.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,18 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from callout import debrief, escalation, housekeeping, privacy
+from callout import cover, debrief, housekeeping, notices, privacy, testpage, timeouts
 from callout.due import Due
 from callout.env import Env
 from callout.logsafe import described
 from callout.runtime import Runtime
+from callout.transport import Transport
 from schedules.timer import Leadership, Timer
 
 log = logging.getLogger(__name__)
@@ -25,12 +32,33 @@ GROUP = 10  # due requests (or calls) claimed and committed together
 FANOUT = 4  # threads that fire at once when more than a group is due (PostgreSQL)
 MAX_GROUPS = 1000  # a tick hands the rest, if ever there is more, to the next one
 T = TypeVar("T")
-# Which part of the timer's look (callout.due.Due) says when each of the tick's jobs is next due.
-DUE_OF: dict[Callable[..., object], str] = {
-    escalation.run_due_steps: "steps",
-    escalation.run_due_calls: "calls",
+
+# What every firing of the timer runs, in this order, each part in transactions of its own (`tick`), with
+# the part of the timer's look (callout.due.Due) that says when each is next due.
+TICK_JOBS: dict[Callable[..., object], str] = {
+    timeouts.run_due_steps: "steps",
+    timeouts.run_due_calls: "calls",
     debrief.run_due: "debriefs",
 }
+# Those that take a limit and claim that many due rows at most, so the tick runs them in small groups.
+GROUPED_JOBS = (timeouts.run_due_steps, timeouts.run_due_calls)
+# The slower periodic work besides the purge, each part in a transaction of its own (`slow`): one that
+# fails must not hold up the others, least of all the purge, which runs after them.
+SLOW_JOBS: tuple[Callable[[Session, Env, datetime], int], ...] = (
+    housekeeping.run_reminders,
+    housekeeping.handoff_notices,
+    cover.run_due,  # before the heads-ups: a cover ending unanswered tells its asker instead
+    notices.shift_notices,
+    testpage.run_due,
+    housekeeping.coverage_warnings,
+    housekeeping.stale_calls,
+)
+
+
+class Run(Protocol):
+    """Run work(session, env, now) in a transaction of its own: `Runtime.run`, or the command line's."""
+
+    def __call__(self, work: Callable[[Session, Env, datetime], T], /) -> T: ...
 
 
 def tick(rt: Runtime, due: Due | None = None) -> None:
@@ -41,12 +69,12 @@ def tick(rt: Runtime, due: Due | None = None) -> None:
     page waits for a whole batch, and no row lock is held long.
     """
     now = rt.clock()
-    for job in housekeeping.TICK_JOBS:
-        if due is not None and job in DUE_OF:
-            when = getattr(due, DUE_OF[job])
+    for job, part in TICK_JOBS.items():
+        if due is not None:
+            when = getattr(due, part)
             if when is None or when > now:
                 continue
-        if job in housekeeping.GROUPED_JOBS:
+        if job in GROUPED_JOBS:
             _run_in_groups(rt, job)
         else:
             _run(rt, job)
@@ -84,28 +112,50 @@ def _one_group(rt: Runtime, job: Callable[[Session, Env, datetime, int], int]) -
 
 
 def slow(rt: Runtime) -> None:
-    """Send reminders, handoff notices and coverage warnings, and purge contact details."""
-    for job in housekeeping.SLOW_JOBS:
+    """Run the slower periodic work (SLOW_JOBS), then the purge."""
+    for job in SLOW_JOBS:
         _run(rt, job)
-    if _run(rt, housekeeping.purge):
-        privacy.scrub_sqlite(rt.engine)
+    _guarded("purge", lambda: purge(rt.run, rt.engine))
 
 
 def _run(rt: Runtime, job: Callable[[Session, Env, datetime], T], name: str | None = None) -> T | None:
     """Run one job in its own transaction; log a failure (the next firing tries again) and go on."""
+    return _guarded(name or job.__name__, lambda: rt.run(job))
+
+
+def _guarded(name: str, work: Callable[[], T]) -> T | None:
+    """Return what work returns; log its failure by name (the next firing tries again) and return None."""
     try:
-        return rt.run(job)
+        return work()
     except Exception as exc:
-        log.error("job %s failed; it runs again at its next firing: %s", name or job.__name__, described(exc))
+        log.error("job %s failed; it runs again at its next firing: %s", name, described(exc))
         return None
 
 
+def purge(run: Run, engine: Engine) -> int:
+    """Erase the contact details whose time has come, then SQLite's copies; return how many requests."""
+    purged = run(housekeeping.purge)
+    if purged:
+        privacy.scrub_sqlite(engine)
+    return purged
+
+
+def delete_at_provider(run: Run, transport: Transport) -> tuple[int, int] | None:
+    """Delete one batch of purged requests' messages and calls at the provider, outside any transaction.
+
+    Returns how many were deleted and how many will be retried later, or None when none was due.
+    """
+    claimed = run(privacy.due_deletions)
+    if not claimed:
+        return None
+    failed = transport.delete_records([deletion.sid for deletion in claimed])
+    deleted = run(lambda session, env, now: privacy.record_deletions(session, now, claimed, failed))
+    return deleted, len(failed)
+
+
 def provider_records(rt: Runtime) -> None:
-    """Delete purged requests' messages and calls at the provider, outside any transaction; retry failures."""
-    claimed = rt.run(privacy.due_deletions)
-    if claimed:
-        failed = rt.transport.delete_records([deletion.sid for deletion in claimed])
-        rt.run(lambda session, env, now: privacy.record_deletions(session, now, claimed, failed))
+    """Delete purged requests' messages and calls at the provider, one batch; retry failures later."""
+    delete_at_provider(rt.run, rt.transport)
 
 
 def drain(rt: Runtime) -> None:

@@ -324,9 +324,9 @@ def last_to(rt: Any, transport: RecordingTransport, number: str) -> str:
 
 def tick(rt: Any) -> None:
     """Run one scheduler tick by hand, then send what it queued."""
-    from callout.housekeeping import tick as run_tick
+    import schedules
 
-    rt.run(run_tick)
+    schedules.tick(rt)
     send(rt)
 
 

@@ -72,6 +72,26 @@ def test_healthz_turns_unhealthy_when_the_sender_is_stuck(
         rt.close()
 
 
+def test_create_app_without_a_runtime_is_the_whole_service_gunicorn_serves(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import DATA_KEY
+    from tests.e2e import write_config
+    from webhooks import create_app
+
+    path = tmp_path / "config.toml"
+    server = {"public_url": "https://peer.example.org", "database_url": database_url}
+    write_config(path, {"server": server, "privacy": {"data_key": DATA_KEY}}, [team_table()])
+    monkeypatch.setenv("CALLOUT_CONFIG", str(path))
+    app = create_app()  # gunicorn's `webhooks:create_app()`: the configuration from the environment
+    rt = app.extensions["callout"]
+    try:
+        assert rt.config.path == path and rt.scheduler is not None and rt.scheduler.running
+        assert app.test_client().get("/healthz").status_code == 200  # migrated, the scheduler running
+    finally:
+        rt.close()
+
+
 def test_a_bad_roster_file_stops_start_up_with_its_problems(
     database_url: str, transport: RecordingTransport, tmp_path: Path
 ) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from callout.config import ConfigError, format_duration, load_config, parse_config, parse_duration
+from callout import durations
+from callout.config import ConfigError, load_config, parse_config, parse_duration
 from callout.crypto import new_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +171,7 @@ def test_it_takes_durations_up_to_a_year() -> None:
     ("seconds", "text"), [(0, "0s"), (0.25, "250ms"), (90, "90s"), (300, "5m"), (7200, "2h"), (259200, "3d")]
 )
 def test_it_formats_durations_as_the_file_writes_them(seconds: float, text: str) -> None:
-    assert format_duration(timedelta(seconds=seconds)) == text
+    assert durations.toml(timedelta(seconds=seconds)) == text
     assert parse_duration(text, "k") == timedelta(seconds=seconds)
 
 

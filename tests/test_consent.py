@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from callout import consent, messages
+from callout import consent, durations, messages
 from callout.config import ConfigError, TeamConfig
 from callout.env import Env
 from callout.models import Member, Request
@@ -87,7 +87,7 @@ def test_the_first_reply_to_someone_trying_the_line_stays_in_two_segments(
 
 @pytest.mark.parametrize("limits", [messages.DEFAULT_LIMITS, texas_example()], ids=["default", "texas"])
 def test_the_privacy_answer_says_the_limits_and_what_is_kept_in_two_segments(limits: str) -> None:
-    answer = messages.privacy_statement(messages.duration(timedelta(hours=24)), limits)
+    answer = messages.privacy_statement(durations.short(timedelta(hours=24)), limits)
     counted = count(answer)
     assert counted.encoding is Encoding.GSM and counted.count <= messages.PRIVACY_SEGMENTS, counted
     assert answer.startswith(limits) and "erased 24 h after your request ends" in answer

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callout.housekeeping import housekeeping
+import schedules
 from callout.models import Member, Request
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, last_to, send
 
@@ -398,11 +398,11 @@ def test_an_accepted_request_left_open_gets_a_reminder_then_closes_as_unspecifie
     text(twilio, REQUESTER, "hello")
     text(twilio, team["rivera"].phone, "1")
     clock.advance(hours=2, seconds=1)
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert any("Reminder" in b for b in transport.to(team["rivera"].phone))
     clock.advance(hours=70)
-    rt.run(housekeeping)
+    schedules.slow(rt)
     [request] = requests(rt)
     assert request.status == "closed" and request.closed_reason == "unspecified"
 

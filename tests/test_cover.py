@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+import schedules
 from callout import cover, shifts
-from callout.housekeeping import housekeeping
 from callout.models import Cover, Member, Override, Request, Team
 from callout.shifts import Why
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, last_to, send
@@ -281,7 +281,7 @@ def test_a_cover_asked_less_than_12_hours_ahead_tells_the_director_with_the_ask_
     )
     assert transport.to(team["ortiz"].phone) == [alert]
     clock.advance(minutes=1)
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert transport.to(team["ortiz"].phone) == [alert]  # not a second time
     assert not any("Nobody has taken" in body for body in transport.to(team["park"].phone))
@@ -310,7 +310,7 @@ def test_a_cover_nobody_took_ends_when_its_shift_begins(
     text(twilio, team["park"].phone, "COVER")
     code, _, _ = the_cover(rt)
     clock.now = WEDNESDAY
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert the_cover(rt)[1] == "unanswered"
     assert transport.to(team["park"].phone)[-1] == (
@@ -373,7 +373,7 @@ def test_a_cover_whose_shift_the_director_gave_away_ends_with_no_false_alert(
     send(rt)
     give_wednesday_to_chen(rt, team, clock)
     clock.now = WEDNESDAY - timedelta(hours=12)  # when nobody having taken it would alert the director
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert the_cover(rt)[1] == "moot"
     assert not any(code in body for body in transport.to(team["ortiz"].phone))
@@ -381,7 +381,7 @@ def test_a_cover_whose_shift_the_director_gave_away_ends_with_no_false_alert(
     for name in ("rivera", "moss", "chen"):
         assert f"COVER {code} is no longer needed: " in " ".join(transport.to(team[name].phone))
     clock.now = WEDNESDAY
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert not any("Nobody took" in body for body in transport.to(team["park"].phone))
     assert primary_at(rt, WEDNESDAY + timedelta(hours=1)) == "Ofc. Mei Chen"
@@ -474,8 +474,8 @@ def test_a_cover_lives_in_the_database_another_process_alerts_once_and_takes_it(
     try:
         later.clock = later.sender.clock = clock
         clock.now = WEDNESDAY - timedelta(hours=12)
-        later.run(housekeeping)
-        rt.run(housekeeping)  # both processes look: the director is alerted once
+        schedules.slow(later)
+        schedules.slow(rt)  # both processes look: the director is alerted once
         send(later)
         send(rt)
         alerts = restarted.to(team["ortiz"].phone) + transport.to(team["ortiz"].phone)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from callout import messages
+from callout import durations, messages
 from tests.test_docs import DOCS, ROOT, lines_of
 
 TEAM = "Odessa PD Peer Support"
@@ -30,7 +30,7 @@ def local(text: str) -> str:
 WED, THU = local("2026-03-11T12:00Z"), local("2026-03-12T12:00Z")
 SHIFTS = [(WED, THU), (local("2026-03-14T12:00Z"), local("2026-03-15T12:00Z"))]
 SHIFTS.append((local("2026-03-17T12:00Z"), local("2026-03-18T12:00Z")))
-FIVE_MIN = messages.duration(timedelta(minutes=5))
+FIVE_MIN = durations.short(timedelta(minutes=5))
 
 # (doc, the quote as the doc gives it, the text Callout sends)
 QUOTES: list[tuple[str, str, str]] = [
@@ -309,7 +309,7 @@ QUOTES: list[tuple[str, str, str]] = [
         "your life or someone else's, or a crime. Your words go only to the peer and are never "
         "stored. Your number is encrypted and erased 24 h after your request ends. We keep only the"
         " time, outcome and topic.",
-        messages.privacy_statement(messages.duration(timedelta(hours=24)), LIMITS),
+        messages.privacy_statement(durations.short(timedelta(hours=24)), LIMITS),
     ),
     (
         "privacy.md",
@@ -322,7 +322,7 @@ QUOTES: list[tuple[str, str, str]] = [
         "your life or someone else's, or a crime. Your words go only to the peer and are never "
         "stored. Your number is encrypted and erased 24 h after your request ends. We keep only the"
         " time, outcome and topic.",
-        messages.privacy_statement(messages.duration(timedelta(hours=24)), LIMITS),
+        messages.privacy_statement(durations.short(timedelta(hours=24)), LIMITS),
     ),
     (
         "members.md",

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import schedules
-from callout import escalation, housekeeping
+from callout import escalation, housekeeping, timeouts
 from callout.env import Env, make_env
 from callout.models import Member, Request
 from tests.conftest import (
@@ -93,7 +93,7 @@ def test_a_failing_job_does_not_hold_up_the_purge(
     def reminders_broken(session: Session, env: Env, now: datetime) -> int:
         raise RuntimeError(f"reminders broken on {REQUESTER}")
 
-    monkeypatch.setattr(housekeeping, "SLOW_JOBS", (reminders_broken, *housekeeping.SLOW_JOBS))
+    monkeypatch.setattr(schedules, "SLOW_JOBS", (reminders_broken, *schedules.SLOW_JOBS))
     clock.advance(hours=24, seconds=1)
     schedules.slow(rt)
     [request] = all_requests(rt)
@@ -110,7 +110,7 @@ def test_a_request_of_a_team_removed_from_the_config_ends_with_the_crisis_lines(
     without_odessa = make_env(make_config(rt.config.server.database_url, other))
     clock.advance(minutes=5, seconds=1)
     with rt.sessions() as session, session.begin():
-        escalation.run_due_steps(session, without_odessa, clock.now)
+        timeouts.run_due_steps(session, without_odessa, clock.now)
         housekeeping.run_reminders(session, without_odessa, clock.now)  # nor do reminders trip over it
     send(rt)
     [request] = all_requests(rt)

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+import schedules
 from callout import messages, notices, rotation
-from callout.housekeeping import handoff_notices, housekeeping, tick
+from callout.housekeeping import handoff_notices
 from callout.models import Member, Request, Team
 from callout.segments import segments
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, make_config, send, team_table
@@ -102,7 +103,7 @@ def test_a_test_page_goes_like_a_real_one_and_a_1_confirms_it(
     assert page.startswith("TEST page ") and "Reply 1 to confirm (5 min)." in page
     code = page.split()[2].rstrip(":")
     clock.advance(minutes=2)
-    rt.run(tick)
+    schedules.tick(rt)
     send(rt)
     (call,) = transport.calls
     assert call.to == team["moss"].phone
@@ -119,7 +120,7 @@ def test_a_test_page_confirmed_on_the_call(
 ) -> None:
     text(twilio, team["moss"].phone, "TEST")
     clock.advance(minutes=2)
-    rt.run(tick)
+    schedules.tick(rt)
     send(rt)
     with rt.sessions() as session:
         (request,) = session.scalars(select(Request)).all()
@@ -141,7 +142,7 @@ def test_an_unanswered_test_ends_and_says_so(
     assert f"is waiting: reply 1 {code}" in text(twilio, team["moss"].phone, "TEST")
     assert "That was a test page" in text(twilio, team["moss"].phone, "2")
     clock.advance(minutes=5)
-    rt.run(housekeeping)
+    schedules.slow(rt)
     send(rt)
     assert "got no answer in 5 min" in transport.to(team["moss"].phone)[-1]
     assert "has ended" in text(twilio, team["moss"].phone, f"1 {code}")

@@ -11,7 +11,7 @@ import pytest
 import segno
 from click.testing import CliRunner, Result
 
-from callout import messages, papers
+from callout import durations, messages, papers
 from callout.config import Config, ConfigError, load_config
 from callout.papers import CARD_COMMANDS
 from cli import cli
@@ -70,7 +70,7 @@ def test_the_poster_says_what_is_kept_as_privacy_does_and_its_qr_code_opens_a_te
     raw = invoke("--config", str(config_file), "print", "poster").stdout
     html = unescape(raw)
     config = load_config(config_file, env={})
-    privacy = messages.privacy_statement(messages.duration(config.privacy.purge_after), LIMITS)
+    privacy = messages.privacy_statement(durations.short(config.privacy.purge_after), LIMITS)
     assert privacy.startswith(LIMITS) and privacy.removeprefix(LIMITS).strip() in html
     assert "erased 48 h after your request ends" in html
     qr = segno.make("sms:+14325550100", error="m").svg_inline(

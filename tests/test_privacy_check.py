@@ -73,9 +73,9 @@ def lived_in(
     assert api.status_code == 201
     clock.advance(hours=25)
     tick(rt)
-    from callout.housekeeping import housekeeping
+    import schedules
 
-    rt.run(housekeeping)  # the closed request is purged; the others live on, encrypted
+    schedules.slow(rt)  # the closed request is purged; the others live on, encrypted
     twilio.sms(CALLER, "hello?")  # a request still open
     send(rt)
     log = tmp_path / "callout.log"

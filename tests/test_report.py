@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from callout import durations
 from callout.config import load_config
 from callout.db import make_engine, make_sessionmaker, transaction, upgrade
 from callout.models import Member, Page, Request, Team
@@ -21,7 +22,6 @@ from callout.report import (
     Figures,
     Report,
     build_report,
-    format_duration,
     render_csv,
     render_json,
     render_text,
@@ -261,7 +261,7 @@ def test_it_refuses_an_unknown_team_or_a_backwards_period(session: Session, team
 
 
 def test_it_formats_durations_for_people() -> None:
-    assert [format_duration(s) for s in (None, 45, 270, 3900)] == ["-", "45s", "4m 30s", "1h 05m"]
+    assert [durations.clock(s) for s in (None, 45, 270, 3900)] == ["-", "45s", "4m 30s", "1h 05m"]
 
 
 def test_it_renders_text_tables_with_months_and_total(report: Report) -> None:

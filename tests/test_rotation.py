@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from callout import rotation
-from callout.config import TeamConfig
 from callout.models import Member, Team
 from tests.conftest import make_member
 
@@ -26,9 +25,9 @@ ZONES = [
 HOUR = timedelta(hours=1)
 
 
-def team_at(zone: str = "America/Chicago", handoff: time = time(7, 0)) -> TeamConfig:
-    """Return a team config with this zone and handoff (shift maths needs nothing else)."""
-    return TeamConfig(slug="t", name="T", support_number="+14325550100", timezone=zone, handoff=handoff)
+def team_at(zone: str = "America/Chicago", handoff: time = time(7, 0)) -> Team:
+    """Return a team (not stored) with this zone and handoff (shift maths needs nothing else)."""
+    return Team(slug="t", name="T", support_number="+14325550100", timezone=zone, handoff=f"{handoff:%H:%M}")
 
 
 def local(zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

@@ -153,13 +153,13 @@ def test_health_is_bad_while_the_provider_fails_and_good_once_it_takes_messages_
 def test_health_stays_bad_between_a_page_dropped_and_the_next_one_tried(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
 ) -> None:
-    from callout.housekeeping import tick as run_tick
+    import schedules
 
     transport.down = OUTAGE
     twilio.sms(REQUESTER, "help")
     run_for(rt, clock, 5 * 60 - 1)
     clock.advance(seconds=2)
-    rt.run(run_tick)  # Rivera's step ends and Chen is paged; the sender has not tried Chen's page yet
+    schedules.tick(rt)  # Rivera's step ends and Chen is paged; the sender has not tried Chen's page yet
     assert pages(rt) == {"Rivera": ("timeout", "expired"), "Chen": ("pending", "pending")}
     status, problems = health(twilio)
     assert status == 503 and any("Twilio" in problem for problem in problems), problems

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from callout import due, escalation
+from callout import due, timeouts
 from callout.models import Member, Page, Request
 from schedules.timer import Leadership, Timer
 from tests.conftest import NOW, TEST_DATABASE_URL, Clock, TwilioClient, add_roster, send
@@ -59,7 +59,7 @@ def test_the_next_due_time_is_the_call_then_the_step_deadline(
     send(rt)
     assert next_due(rt) == NOW + timedelta(minutes=2)  # call_after: Rivera is phoned first
     clock.advance(minutes=2, seconds=1)
-    rt.run(escalation.run_due_calls)
+    rt.run(timeouts.run_due_calls)
     assert next_due(rt) == NOW + timedelta(minutes=5)  # then her step times out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter
 
+import console
 from callout.runtime import Runtime
 from webhooks import api, calendar, errors, health, sms, voice
 
@@ -16,7 +17,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     configuration first: `service.wsgi_app`.
     """
     if runtime is None:
-        import service  # the composition builds this app: only the call without a runtime goes up to it
+        # Here, not at the top: the composition (service) imports this module to build the app; only the call
+        # without a runtime goes up to it.
+        import service
 
         return service.wsgi_app()
     app = Flask(__name__)
@@ -31,8 +34,6 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Return every part of the web app: each surface is one blueprint, and a new one joins here."""
-    import console  # the director's console: its blueprint sets up its sessions when registered
-
     return (sms.bp, voice.bp, api.bp, health.bp, calendar.bp, console.bp)
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from callout import conversation, messages, voice
+from callout import members, messages, voice
 from callout.env import Env
 from callout.teams import get_team
 from webhooks.signature import twilio_signed
@@ -79,9 +79,7 @@ def inbound_call() -> Response:
 
     def work(session: Session, env: Env, now: datetime) -> voice.Step | None:
         team = get_team(session, team_config)
-        is_member = (
-            caller is not None and conversation.member_by_phone(session, env, team, caller) is not None
-        )
+        is_member = caller is not None and members.by_phone(session, env, team, caller) is not None
         if not is_member and not rt.per_team.allow(team.slug, now):
             log.warning("rate limit: team %s is flooded; calls get the crisis lines only", team.slug)
             return None
