@@ -39,6 +39,7 @@ from callout.crypto import Vault
 from callout.db import make_engine
 
 PAGE = re.compile(r"\b([A-Z0-9]{4,8})\. Reply 1 to accept", re.IGNORECASE)
+DEBRIEF_PAGE = re.compile(r"^DEBRIEF ([A-Z0-9]{4,8}): .* Reply 1 = I'll be there", re.DOTALL)
 OPENERS = (
     "hey, is anyone there? rough night, could use someone to talk to",
     "This is Mark's wife. He's not doing well after the crash on 20. Can someone call him?",
@@ -305,7 +306,9 @@ def _debrief(
         return [
             float(m["received_at"]) - options.latency
             for m in messages
-            if m.get("To") in peers and PAGE.search(str(m.get("Body", ""))) and m["received_at"] > started
+            if m.get("To") in peers
+            and DEBRIEF_PAGE.search(str(m.get("Body", "")))
+            and m["received_at"] > started
         ]
 
     messages = _wait_for(stack, lambda ms: len(debrief_pages(ms)) >= len(peers), timeout=60)

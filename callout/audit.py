@@ -233,7 +233,7 @@ def verdict(
         f" {durations.words(PURGE_GRACE)} of its erasure time ({durations.words(purge_after)} after it"
         " ended)."
     )
-    lines += [f"- The log file {log.path}: {log.lines:,} lines." for log in logs]
+    lines += [f"- The log file {log.path}: {log.lines:,} line{'s' * (log.lines != 1)}." for log in logs]
     lines += ["", "What was found:"]
     lines += _listed("Phone numbers in clear in the database", database.numbers)
     if database.unpurged:

@@ -52,12 +52,14 @@ class AwayPeriod:
 
 
 def parse_length(text: str) -> timedelta:
-    """Read an AWAY length: "90m", "6h", "3d", "2w", "2 weeks", "1 day 12h", "a week".
+    """Read an AWAY length: "90m", "6h", "3d", "2w", "2 weeks", "1 day 12h", "a week", "for 2 days".
 
     Raises UnreadableLength for anything else, a bare number included: "AWAY 2" could be hours, days
     or weeks, and a guess would keep someone on call, or off it, who meant otherwise.
     """
     tokens = _TOKEN.findall(text.strip().lower().rstrip(".!"))
+    if tokens[:1] == ["for"]:  # "AWAY for a week" says no more than "AWAY a week"
+        tokens = tokens[1:]
     quoted = text.strip() if len(text.strip()) <= 24 else text.strip()[:21] + "..."
     total = 0.0
     number: float | None = None
@@ -67,7 +69,7 @@ def parse_length(text: str) -> timedelta:
             continue
         value = _number(token)
         if value is not None and number is None:
-            number, shown = value, token
+            number, shown = value, token if token[0].isdigit() else f"{value:g}"  # "two": say "2h"
         elif token in _UNITS and number is not None:
             total += number * _UNITS[token]
             number = None

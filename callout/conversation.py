@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callout import (
@@ -32,6 +32,7 @@ from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import Channel, InboundSeen, Member, Page, Request, RequestKind, RequestStatus, Team
+from callout.outbox import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -119,21 +120,37 @@ def _from_requester(session: Session, env: Env, now: datetime, team: Team, sende
     """Open a support request, or pass the sender's words on to the peer who has it."""
     request, opened = escalation.live_or_open(session, env, now, team, sender, Channel.SMS)
     if not opened:
-        return _follow_up(request, body)
+        return _follow_up(session, request, body)
     # Someone trying the line before asking (TEST) is told it works; a peer calls all the same.
     testing = commands.parse(body).name == "test"
     ack = messages.requester_ack(team.name, env.team(team).confidentiality_limits, testing)
     return Reply(ack, request_id=request.id)
 
 
-def _follow_up(request: Request, body: str) -> Reply:
-    """Relay a follow-up to the accepting peer, or reassure while paging goes on."""
+def _follow_up(session: Session, request: Request, body: str) -> Reply:
+    """Relay a follow-up to the accepting peer, or reassure while paging goes on.
+
+    Words sent before a peer accepts reach nobody (they are never stored to be passed on later): the
+    first such text is told so, once, with a conditional update so that two at once tell it once.
+    """
     holder = request.accepted_by
     if request.status == RequestStatus.ACCEPTED and holder is not None:
         if holder.opted_out:  # texts cannot reach them; they have the number and call
             return Reply(messages.requester_accepted(), request_id=request.id)
-        log.info("request %s: relaying a follow-up to %s", request.code, holder.name)
+        log.info(
+            "request %s: relaying a follow-up to %s",
+            request.code,
+            requests.logged(request, holder.name, holder.role),
+        )
         return Reply(None, [(holder.phone, messages.relay(request.code, body))], request.id)
+    first = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.told_unrelayed.is_(False))
+        .values(told_unrelayed=True)
+        .execution_options(synchronize_session=False)
+    )
+    if first.rowcount == 1:  # type: ignore[attr-defined]
+        return Reply(messages.requester_unrelayed(), request_id=request.id)
     return Reply(messages.requester_waiting(), request_id=request.id)
 
 
@@ -145,7 +162,7 @@ def _from_member(session: Session, env: Env, now: datetime, member: Member, body
     if handler is None or (answer_without_code and not requests.live_pages_for(session, member)):
         own = requests.live_request_of(session, env, member.team, member.phone)
         if own is not None:  # a member who asked for support themselves keeps talking to their peer
-            return _follow_up(own, body)  # ("No worries, I'm OK now" is words, not a pass)
+            return _follow_up(session, own, body)  # ("No worries, I'm OK now" is words, not a pass)
     if handler is None:
         return Reply(messages.help_text(member.role))
     return Reply(handler(session, env, now, member, command))
@@ -176,15 +193,35 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
     )
     if recent is not None and recent.accepted_by is not None and recent.accepted_by_id != member.id:
         return messages.already_taken(recent.code, recent.accepted_by.name)
+    if recent is not None and recent.accepted_by_id == member.id:
+        return recent  # theirs: a 1 sends the number again, a 2 is told it stays theirs
+    if recent is not None and any(p.member_id == member.id and p.state == "declined" for p in recent.pages):
+        if word == "2":
+            return messages.passed_already(recent.code)
+        if recent.status == "open":
+            return messages.passed_first(recent.code)
+        return messages.passed_nobody_took(recent.code)  # a bare 1 takes nothing; with its code it may
     return messages.no_open_page()
 
 
-def _accept(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:
+def _accept(
+    session: Session, env: Env, now: datetime, member: Member, command: commands.Command
+) -> str | None:
     picked = _pick(session, member, command, "1")
     if isinstance(picked, str):
         return picked
     text = escalation.accept(session, env, now, member, picked, Channel.SMS)
-    return consent.with_reminder(session, env, now, member, picked, text)
+    text = consent.with_reminder(session, env, now, member, picked, text)
+    if (
+        picked.status == RequestStatus.ACCEPTED
+        and picked.accepted_by_id == member.id
+        and picked.kind in escalation.ESCALATING
+    ):
+        # The text holds the requester's number (or dispatch's note): it goes through the outbox, whose
+        # provider id is kept to delete Twilio's copy after the purge. A TwiML reply's id is never known.
+        hand_over(session, env, now, member, text, picked)
+        return None
+    return text
 
 
 def _decline(session: Session, env: Env, now: datetime, member: Member, command: commands.Command) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -119,6 +120,12 @@ def in_turn(factory: sessionmaker[Session], space: int, key: int) -> Iterator[No
             {"space": space, "key": key},
         )
         yield
+
+
+def revision(engine: Engine) -> str | None:
+    """Return the revision of the database's schema, or None when it has none yet (a new database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine) -> None:

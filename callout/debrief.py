@@ -48,6 +48,7 @@ from callout.outbox import notify
 log = logging.getLogger(__name__)
 
 STAGE_WORDS = {"skill": "the peers with the skill", "peers": "all peers", "fallback": "the fallback roles"}
+STARTED_WORDS = {"peers": "all peers", "fallback": "the fallback roles"}  # "skill": "#SKILL peers"
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,19 @@ def _candidates(session: Session, env: Env, now: datetime, request: Request, sta
     return peers
 
 
-def _page(
-    session: Session, env: Env, now: datetime, request: Request, member: Member, window: timedelta
-) -> None:
+def _page_text(env: Env, now: datetime, request: Request) -> str:
+    """Return a debrief's page: its note, how to answer, and when the call-out ends (its window)."""
+    end = request.opened_at + _settings(env, request).window
+    until = messages.local_time(end, request.team.timezone, now)
+    return messages.debrief_page(request.code, requests.note_of(env, request), until)
+
+
+def _page(session: Session, env: Env, now: datetime, request: Request, member: Member, text: str) -> None:
     """Page one member for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
-    requests.page_member(session, env, now, request, member, "debrief", window, call_after=timedelta(0))
+    left = max(request.opened_at + _settings(env, request).window - now, timedelta(minutes=1))
+    requests.page_member(
+        session, env, now, request, member, "debrief", left, call_after=timedelta(0), body=text
+    )
 
 
 def _reachable(request: Request) -> int:
@@ -154,8 +163,9 @@ def _page_stages(session: Session, env: Env, now: datetime, request: Request) ->
         skip = {p.member_id for p in request.pages} | {request.initiator_id}
         members = [m for m in _candidates(session, env, now, request, stage) if m.id not in skip]
         members = list({m.id: m for m in members}.values())  # a member in two fallback roles: once
+        text = _page_text(env, now, request) if members else ""
         for member in members:
-            _page(session, env, now, request, member, settings.window)
+            _page(session, env, now, request, member, text)
         if members:
             paged.append((stage, len(members)))
             log.info("debrief %s: stage %s paged %d members", request.code, stage, len(members))
@@ -197,10 +207,12 @@ def _called_by(session: Session, request: Request) -> str:
 
 def start(session: Session, env: Env, now: datetime, request: Request) -> None:
     """Page everyone of the first stage at once (widening at once if too few), and tell the director."""
-    _page_stages(session, env, now, request)
+    paged = _page_stages(session, env, now, request) or []
     by = _called_by(session, request)
     note = requests.note_of(env, request) or "no note"
-    text = messages.debrief_started(request.code, by, request.skill, len(request.pages), note)
+    words = {**STARTED_WORDS, "skill": f"#{request.skill} peers"}
+    whom = ", then ".join(words[stage] for stage, _ in paged) or "nobody"
+    text = messages.debrief_started(request.code, by, whom, len(request.pages), note)
     for director in _directors(session, request, now):
         notify(session, env, now, director, text, request)
     log.info("debrief %s started: %d paged", request.code, len(request.pages))

@@ -197,7 +197,9 @@ def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool
     log.warning("request %s exhausted after %d pages", request.code, len(request.pages))
     directors = rotation.directors_to_tell(session, request.team, now)
     requests.tell_requester(session, env, now, request, messages.requester_exhausted(bool(directors)))
-    alert = messages.exhausted_alert(request.code, request.kind, len(request.pages))
+    alert = requests.named(
+        env, request.team, messages.exhausted_alert(request.code, request.kind, len(request.pages))
+    )
     for director in directors:
         notify(session, env, now, director, alert, request)
     if request.initiator is not None and request.initiator.role != "director":
@@ -231,8 +233,16 @@ def accept(
     member: Member,
     request: Request,
     channel: Channel = Channel.SMS,
+    *,
+    despite_a_pass: bool = False,
 ) -> str:
-    """Accept for member if nobody has yet; return what to tell them."""
+    """Accept for member if nobody has yet; return what to tell them.
+
+    A member's first answer stands: a YES after their own pass (two texts sent at once, say) is refused
+    while others are paged in their place, since the pass already paged them. Once nobody is left to page
+    (exhausted), a late YES is welcome from anyone. despite_a_pass: accept all the same (a member who
+    picked up the caller's call is already talking to them).
+    """
     if request.kind not in ESCALATING:
         return _answer_other(session, env, now, member, request, channel, yes=True)
     requests.lock(session, request)
@@ -242,6 +252,14 @@ def accept(
         return _accepted_text(env, request)
     if request.accepted_by is not None:
         return messages.already_taken(request.code, request.accepted_by.name)
+    mine = [p.state for p in request.pages if p.member_id == member.id]
+    if (
+        request.status == RequestStatus.OPEN
+        and mine
+        and set(mine) == {PageState.DECLINED}
+        and not despite_a_pass
+    ):
+        return messages.passed_first(request.code)
     won = session.execute(
         update(Request)
         .where(
@@ -263,7 +281,12 @@ def accept(
     if won.rowcount != 1:  # type: ignore[attr-defined]
         holder = request.accepted_by.name if request.accepted_by else "someone else"
         return messages.already_taken(request.code, holder)
-    log.info("request %s accepted by %s via %s", request.code, member.name, channel)
+    log.info(
+        "request %s accepted by %s via %s",
+        request.code,
+        requests.logged(request, member.name, member.role),
+        channel,
+    )
     for page in request.pages:
         if page.member_id == member.id and page.state in (
             PageState.PENDING,
@@ -316,21 +339,31 @@ def decline(
     if request.kind not in ESCALATING:
         return _answer_other(session, env, now, member, request, channel, yes=False)
     requests.lock(session, request)
+    if request.status == RequestStatus.ACCEPTED and request.accepted_by_id == member.id:
+        return messages.yours_already(request.code)  # their YES came first: a NO does not undo it
     mine = [
         p
         for p in request.pages
         if p.member_id == member.id and p.state in (PageState.PENDING, PageState.TIMEOUT)
     ]
     if not mine:
+        if any(p.member_id == member.id and p.state == PageState.DECLINED for p in request.pages):
+            return messages.passed_already(request.code)
+        if request.accepted_by is not None:
+            return messages.already_taken(request.code, request.accepted_by.name)
         return messages.no_open_page()
     for page in mine:
         page.state, page.answered_at, page.answer_channel = PageState.DECLINED, now, channel
-    log.info("request %s declined by %s", request.code, member.name)
+    log.info("request %s declined by %s", request.code, requests.logged(request, member.name, member.role))
     step = request.step
     advance_if_step_done(session, env, now, request)
-    return messages.declined(
-        request.code, next_paged=request.step != step or request.status != RequestStatus.OPEN
-    )
+    if (
+        request.status == RequestStatus.EXHAUSTED
+    ):  # nobody was left to page: say so, and whether a director was told
+        directors = rotation.directors_to_tell(session, request.team, now)
+        alerted = any(director.id != member.id for director in directors)
+        return messages.declined_nobody_left(request.code, alerted)
+    return messages.declined(request.code, next_paged=request.step != step)
 
 
 def _answer_other(
@@ -361,7 +394,8 @@ def delivery_failed(session: Session, env: Env, now: datetime, page: Page, statu
     if page.state != PageState.PENDING:
         return
     page.state = PageState.FAILED
-    log.warning("request %s: page to %s %s", page.request.code, page.member.name, status)
+    who = requests.logged(page.request, page.member.name, page.tier)
+    log.warning("request %s: page to %s %s", page.request.code, who, status)
     advance_if_step_done(session, env, now, page.request)
 
 
@@ -379,7 +413,7 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
         if page.member_id == member.id and page.state == PageState.ACCEPTED:
             page.state = PageState.RELEASED
     session.flush()
-    log.info("request %s released by %s", request.code, member.name)
+    log.info("request %s released by %s", request.code, requests.logged(request, member.name, member.role))
     advance(session, env, now, request, expected_step=request.step)
     if request.status == RequestStatus.EXHAUSTED:  # nobody was left to page: say so, and who was told
         directors = rotation.directors_to_tell(session, request.team, now)

@@ -175,7 +175,7 @@ def purge(session: Session, env: Env, now: datetime) -> int:
         claimed = session.execute(
             update(Request)
             .where(Request.id == request_id, Request.purged_at.is_(None))
-            .values(contact_enc=None, contact_key=None, note_enc=None, purged_at=now)
+            .values(contact_enc=None, contact_key=None, note_enc=None, told_unrelayed=False, purged_at=now)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount == 1:  # type: ignore[attr-defined]

@@ -43,6 +43,12 @@ def local_day(at: datetime, zone: str, now: datetime) -> str:
     return f"{local.strftime('%a')} {local.day} {local.strftime('%b')}{year} {local.strftime('%H:%M %Z')}"
 
 
+def local_time(at: datetime, zone: str, now: datetime) -> str:
+    """Return a time in zone such as "19:00 CDT", with the day ("Wed 11 Mar 01:00 CDT") when not now's."""
+    local, today = at.astimezone(ZoneInfo(zone)), now.astimezone(ZoneInfo(zone))
+    return local.strftime("%H:%M %Z") if local.date() == today.date() else local_day(at, zone, now)
+
+
 def requester_ack(team: str, limits: str, testing: bool = False) -> str:
     """Acknowledge a new request: a peer is coming, the crisis lines, the limits of confidentiality.
 
@@ -66,6 +72,14 @@ def requester_waiting() -> str:
     return f"We're still reaching a peer for you; they'll contact you soon. {CRISIS}"
 
 
+def requester_unrelayed() -> str:
+    """Tell a requester, once, that their texts reach no peer before one accepts: tell the peer instead."""
+    return (
+        "We're still reaching a peer for you. Your texts so far don't reach them (nothing you write is kept),"
+        f" so tell the peer what you need when they contact you. {CRISIS}"
+    )
+
+
 def relay_failed() -> str:
     """Tell a requester their last text did not reach the peer, who still has their number."""
     return f"We couldn't pass your last text to your peer; they have your number and will call. {CRISIS}"
@@ -77,9 +91,13 @@ def requester_accepted() -> str:
 
 
 def requester_exhausted(director_alerted: bool) -> str:
-    """Tell the requester nobody answered (nobody more is paged): who knows, and the crisis lines."""
+    """Tell the requester nobody can take it now (nobody more is paged): who knows, and the crisis lines.
+
+    True also after a RELEASE: the peer who had it was called away, and the requester was told a peer had it.
+    """
     alerted = "The team's director has been alerted, and a" if director_alerted else "A"
-    return f"No peer has answered yet. {alerted} peer may still answer and contact you. {CRISIS}"
+    may = f"{alerted} peer may still take it and contact you."
+    return f"No peer is free for your request right now. {may} {CRISIS}"
 
 
 def privacy_statement(purge_after: str, limits: str) -> str:
@@ -142,6 +160,32 @@ def stand_down(code: str, name: str) -> str:
 def already_taken(code: str, name: str) -> str:
     """Tell a late YES who has the request."""
     return f"{code} is already with {name}. Thank you."
+
+
+def passed_first(code: str) -> str:
+    """Answer a YES from a member whose pass on the request came first (and stands): others are paged."""
+    return f"You passed on {code} first, so it stays passed: others are being paged for it. Thank you."
+
+
+def passed_already(code: str) -> str:
+    """Answer a second pass on the same request."""
+    return f"You already passed on {code}. Thank you."
+
+
+def passed_nobody_took(code: str) -> str:
+    """Answer a bare YES from a member who passed on a request that nobody took (nobody more is paged)."""
+    return f"You passed on {code}, and nobody has taken it. To take it after all, reply 1 {code}."
+
+
+def yours_already(code: str) -> str:
+    """Answer a pass from the member who already accepted the request: it is theirs until they release it."""
+    return f"You accepted {code}: it's yours. If you can't follow up, reply RELEASE {code} to hand it back."
+
+
+def declined_nobody_left(code: str, director_alerted: bool) -> str:
+    """Confirm a pass after which nobody was left to page (the request is exhausted)."""
+    alerted = " The director was alerted." if director_alerted else ""
+    return f"Thanks, passed on {code}. Nobody is left to page.{alerted}"
 
 
 def declined(code: str, next_paged: bool = True) -> str:
@@ -410,9 +454,16 @@ def voice_test_confirmed(code: str) -> str:
     return f"Thank you. Test {spoken(code)} is confirmed: your phone gets pages. Goodbye."
 
 
-def voice_declined(code: str) -> str:
-    """Confirm a 2 pressed on a page call."""
-    return f"Thank you, you passed on request {spoken(code)}. We'll page the next person."
+def voice_declined(code: str, next_paged: bool = True) -> str:
+    """Confirm a 2 pressed on a page call; say the next person is paged only when that is so."""
+    return f"Thank you, you passed on request {spoken(code)}." + (
+        " We'll page the next person." if next_paged else ""
+    )
+
+
+def voice_passed(code: str) -> str:
+    """Answer a 1 pressed on a page call after the member had passed by text: the pass stands."""
+    return f"You passed on request {spoken(code)} first, so others are being paged for it. Thank you."
 
 
 def voice_yours(code: str) -> str:
@@ -439,9 +490,18 @@ def call_taken(code: str, contact: str | None) -> str:
 # --- debriefs: critical-incident call-outs of the whole team ---
 
 
-def debrief_started(code: str, by: str, skill: str | None, paged: int, note: str) -> str:
-    """Tell the director a debrief was called, by whom, for whom and why."""
-    whom = f"#{skill} peers" if skill else "all peers"
+def debrief_page(code: str, note: str | None, until: str) -> str:
+    """Page a member for a debrief: dispatch's note (what, when, where), how to answer, when it ends.
+
+    The note is dispatch's text, not a requester's: the member needs the time and place to answer at all.
+    """
+    what = (note or "").strip() or "no note"
+    what += "" if what[-1] in ".!?" else "."
+    return f"DEBRIEF {code}: {what} Reply 1 = I'll be there, 2 = I can't. Call-out open until {until}."
+
+
+def debrief_started(code: str, by: str, whom: str, paged: int, note: str) -> str:
+    """Tell the director a debrief was called, by whom, whom it paged (after any widening) and why."""
     return f"DEBRIEF {code} called by {by} ({whom}, {paged} paged): {note}"
 
 

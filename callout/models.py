@@ -301,6 +301,8 @@ class Request(Base):
     # Every page declined when it ran out of people: the outcome the report needs once the purge has
     # deleted the pages (who was paged is no part of the anonymous record).
     declined_by_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The requester was told, once, that their texts reach no peer before one accepts (nothing is kept).
+    told_unrelayed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_reason: Mapped[ClosedReason | None] = mapped_column(Named(ClosedReason, 16), default=None)
     content_area: Mapped[str | None] = mapped_column(String(40), default=None)
@@ -389,7 +391,7 @@ class Outbox(Base):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), default=None, index=True)
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), default=None)
     channel: Mapped[str] = mapped_column(String(8))  # sms | call
-    purpose: Mapped[str] = mapped_column(String(24))  # page | notice | requester | call
+    purpose: Mapped[str] = mapped_column(String(24))  # page | notice | requester | contact | call
     to_enc: Mapped[str | None] = mapped_column(Text, default=None)
     body_enc: Mapped[str | None] = mapped_column(Text, default=None)
     validity: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -20,6 +20,9 @@ from callout.models import Member, Outbox, OutboxStatus, Page, Request, Team
 # next person, however many tries it takes.
 MAX_BACKOFF = timedelta(seconds=15)
 PROVIDER_PATIENCE = timedelta(hours=1)
+# Texts holding a requester's number or words: to the requester, or to the member who accepted ("contact").
+# The provider is asked to keep neither text nor address, and they go from the support number itself.
+PRIVATE = ("requester", "contact")
 
 
 def stuck_after(rest_timeout: timedelta) -> timedelta:
@@ -45,7 +48,7 @@ def enqueue_sms(
     page: Page | None = None,
     validity: timedelta | None = None,
 ) -> Outbox:
-    """Queue an SMS; purpose "requester" asks the provider to keep neither text nor address."""
+    """Queue an SMS; a purpose in PRIVATE asks the provider to keep neither text nor address."""
     row = Outbox(
         team_id=team.id,
         request_id=request.id if request else None,
@@ -68,6 +71,17 @@ def notify(
     """Queue a notice to a member (not a page), unless they opted out of texts."""
     if not member.opted_out:
         enqueue_sms(session, env, now, member.team, member.phone, body, purpose="notice", request=request)
+
+
+def hand_over(session: Session, env: Env, now: datetime, member: Member, body: str, request: Request) -> None:
+    """Queue the text that gives the member who took request its requester's number (or dispatch's note).
+
+    Like a text to the requester, it goes from the support number, the provider is asked to keep neither
+    body nor address, and its id is kept to delete the provider's copy after the purge. Not to a member who
+    opted out of texts (the provider would refuse it).
+    """
+    if not member.opted_out:
+        enqueue_sms(session, env, now, member.team, member.phone, body, purpose="contact", request=request)
 
 
 def enqueue_call(session: Session, env: Env, now: datetime, page: Page) -> Outbox:

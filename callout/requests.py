@@ -48,6 +48,23 @@ class AlreadyOpen(Exception):
         self.request = request
 
 
+def logged(request: Request, name: str, role: str) -> str:
+    """Return how a log line about request names a member: by role alone when a requester or a TALK opened it.
+
+    Who was paged for a member's own TALK is everyone but the one who asked: a log naming them would give
+    away what the purge erases from the database. Codes, steps and roles say enough to follow a request.
+    """
+    return f"a {role}" if request.kind == RequestKind.SUPPORT else f"{name} ({role})"
+
+
+def named(env: Env, team: Team, text: str) -> str:
+    """Begin text with the team's name where Callout serves several teams (a member may be in two).
+
+    A psychologist shared by two teams gets pages from both support numbers; the name says whose it is.
+    """
+    return f"{team.name}: {text}" if len(env.config.teams) > 1 else text
+
+
 def new_code(session: Session, team: Team) -> str:
     """Return a short code unique among the team's live requests (one indexed look per try)."""
     while True:
@@ -162,10 +179,12 @@ def page_member(
     tier: str,
     timeout: timedelta,
     call_after: timedelta,
+    body: str | None = None,
 ) -> Page:
     """Page one member (their row, or the lineup's copy) for the request's current step by SMS.
 
     They are called too when call_after (the team's, resolved once by the caller) is within the timeout.
+    body: the page's text, when not the usual one (a debrief's carries its note).
     """
     page = Page(
         request=request,
@@ -178,7 +197,9 @@ def page_member(
     if timedelta(0) < call_after < timeout:
         page.call_at = now + call_after
     session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
-    body = messages.page(request.code, request.kind, durations.short(timeout))
+    body = named(
+        env, request.team, body or messages.page(request.code, request.kind, durations.short(timeout))
+    )
     enqueue_sms(
         session,
         env,
@@ -191,7 +212,7 @@ def page_member(
         page=page,
         validity=timeout,
     )
-    log.info("request %s step %d: paging %s (%s)", request.code, request.step, member.name, tier)
+    log.info("request %s step %d: paging %s", request.code, request.step, logged(request, member.name, tier))
     return page
 
 

@@ -274,7 +274,7 @@ class Sender:
                 body=body,
                 status_callback=status_callback,
                 validity=validity,
-                requester=row.purpose == "requester",
+                requester=row.purpose in outbox.PRIVATE,
             )
         )
 

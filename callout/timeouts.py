@@ -100,5 +100,6 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
             assert page is not None
             session.refresh(page)
             enqueue_call(session, env, now, page)
-            log.info("request %s: calling %s", page.request.code, page.member.name)
+            who = requests.logged(page.request, page.member.name, page.tier)
+            log.info("request %s: calling %s", page.request.code, who)
     return len(due)

@@ -41,7 +41,9 @@ class Sms:
     body: str
     status_callback: str | None = None
     validity: int | None = None  # seconds the carrier may keep trying; None for the provider's default
-    requester: bool = False  # sent to a requester: ask the provider to keep neither text nor address
+    requester: bool = (
+        False  # a requester's text, number or words: ask the provider to keep neither text nor address
+    )
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from callout.models import (
     Team,
     VoiceHunt,
 )
-from callout.outbox import notify
+from callout.outbox import hand_over
 from callout.phones import maybe_e164
 
 log = logging.getLogger(__name__)
@@ -226,8 +226,12 @@ def _record_acceptance(
     # The call-taken text, not accept's: the member is already talking to the caller.
     taken = messages.call_taken(request.code, caller)
     text = consent.with_reminder(session, env, now, member, request, taken)
-    notify(session, env, now, member, text, request)
-    log.info("request %s accepted by %s via voice", request.code, member.name)
+    hand_over(session, env, now, member, text, request)  # it holds the caller's number
+    log.info(
+        "request %s accepted by %s via voice",
+        request.code,
+        requests.logged(request, member.name, member.role),
+    )
 
 
 def _take_over(
@@ -238,7 +242,7 @@ def _take_over(
     if request is None or request.accepted_by_id not in (None, member.id):
         return None
     if request.accepted_by_id is None:
-        escalation.accept(session, env, now, member, request, channel=Channel.VOICE)
+        escalation.accept(session, env, now, member, request, channel=Channel.VOICE, despite_a_pass=True)
         if request.accepted_by_id != member.id:  # taken by text a moment ago
             return None
     if not any(p.member_id == member.id and p.state == PageState.ACCEPTED for p in request.pages):
@@ -377,13 +381,15 @@ def page_answer(session: Session, env: Env, now: datetime, page_id: int, digits:
         if request.kind != RequestKind.DEBRIEF and request.accepted_by_id != member.id:
             return _no_longer_waiting(page)
         text = consent.with_reminder(session, env, now, member, request, text)
-        notify(session, env, now, member, text, request)  # the number goes by text, never by voice
+        hand_over(session, env, now, member, text, request)  # the number goes by text, never by voice
         return Prompt(messages.voice_accepted(request.code))
     if key == "2":
+        step = request.step
         if page.state in (PageState.PENDING, PageState.TIMEOUT):
             escalation.decline(session, env, now, member, request, channel=Channel.VOICE)
         if page.state == PageState.DECLINED:
-            return Prompt(messages.voice_declined(request.code))
+            next_paged = request.status == RequestStatus.OPEN and request.step != step
+            return Prompt(messages.voice_declined(request.code, next_paged))
         return _no_longer_waiting(page)
     return page_prompt(session, page_id)
 
@@ -393,6 +399,8 @@ def _no_longer_waiting(page: Page) -> Prompt:
     request = page.request
     if request.accepted_by_id == page.member_id:
         return Prompt(messages.voice_yours(request.code))
+    if page.state == PageState.DECLINED and request.status == RequestStatus.OPEN:
+        return Prompt(messages.voice_passed(request.code))
     if request.accepted_by is not None:
         return Prompt(messages.voice_taken(request.code, request.accepted_by.name))
     return Prompt(messages.voice_not_waiting(request.code))

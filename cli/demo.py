@@ -106,9 +106,9 @@ class Transcript:
         """Return the request code of the last page sent."""
         with self._changed:
             for line in reversed(self.lines):
-                found = re.search(r"(?:request|call-out) ([A-Z0-9]{4})\.", line)
+                found = re.search(r"(?:request ([A-Z0-9]{4})\.|DEBRIEF ([A-Z0-9]{4}): )", line)
                 if found:
-                    return found.group(1)
+                    return found.group(1) or found.group(2)
         raise click.ClickException("demo: no page was sent")
 
     def last_cover_code(self) -> str:
@@ -253,8 +253,10 @@ def run_demo(
             text("+14325550102", "Chen", "2")
             transcript.wait_for("→ Ortiz: Peer support request")
             transcript.say("Ortiz is on a scene and does not answer…")
+            text(REQUESTER, "Officer", "Is anyone there? It's about the crash on Route 9.")
             transcript.wait_for("→ Dr. Patel: Peer support request")
             text("+14325550104", "Dr. Patel", "1")
+            transcript.wait_for("→ Dr. Patel: You have")
             transcript.wait_for("has your request")
             text("+14325550103", "Ortiz", "YES")
             text(REQUESTER, "Officer", "Thank you. I'm in the lot behind the station.")
@@ -271,7 +273,8 @@ def run_demo(
             text("+14325550101", "Rivera", f"1 {cover}")
             echo("\nLater: a line-of-duty incident. Dispatch calls the team out for a debriefing.\n")
             text("+14325550106", "Dispatch", "DEBRIEF Officer injured at Elm St. Debrief 14:00 at HQ, room 2")
-            transcript.wait_for("→ Ortiz: DEBRIEF call-out")
+            for name in ("Rivera", "Chen", "Ortiz"):  # each reads the page before answering it
+                transcript.wait_for(f"→ {name}: DEBRIEF ")
             code = transcript.last_code()
             text("+14325550101", "Rivera", "1")
             text("+14325550102", "Chen", "1")

@@ -95,7 +95,7 @@ def _status(team: Team, member: Member, at: datetime) -> str:
         return "opted out of texts"
     period = away.away_period(member, at)
     if period is not None:
-        return "away until BACK" if period.end is None else f"away until {_local(team, period.end)}"
+        return "away until they text BACK" if period.end is None else f"away until {_local(team, period.end)}"
     return ""
 
 

@@ -311,6 +311,17 @@ def send(rt: Any) -> None:
         pass
 
 
+def last_to(rt: Any, transport: RecordingTransport, number: str) -> str:
+    """Send what is queued, then return the last text sent to number (an accept's number comes so).
+
+    The sender's threads send in any order: send what was queued before the text of interest first.
+    """
+    send(rt)
+    bodies = transport.to(number)
+    assert bodies, f"nothing was sent to {number}"
+    return bodies[-1]
+
+
 def tick(rt: Any) -> None:
     """Run one scheduler tick by hand, then send what it queued."""
     import schedules

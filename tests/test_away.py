@@ -41,6 +41,8 @@ MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
         ("1h30m", 90 * MINUTE),
         ("1 day and 12 hours", 36 * HOUR),
         ("365d", 365 * DAY),
+        ("for a week", 7 * DAY),
+        ("For 2 days", 2 * DAY),
     ],
 )
 def test_it_reads_the_lengths_of_the_spec(text: str, length: timedelta) -> None:
@@ -49,7 +51,7 @@ def test_it_reads_the_lengths_of_the_spec(text: str, length: timedelta) -> None:
 
 @pytest.mark.parametrize(
     ("text", "bare"),
-    [("2", "2"), ("14", "14"), ("two", "two"), ("1.5", "1.5")],
+    [("2", "2"), ("14", "14"), ("two", "2"), ("1.5", "1.5")],
 )
 def test_it_refuses_a_bare_number_and_says_which(text: str, bare: str) -> None:
     with pytest.raises(away.UnreadableLength) as refused:
@@ -58,7 +60,21 @@ def test_it_refuses_a_bare_number_and_says_which(text: str, bare: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["soon", "2 months", "30s", "0m", "400d", "-2h", "week", "2 weeks please", "until friday", "2w?x"]
+    "text",
+    [
+        "soon",
+        "2 months",
+        "30s",
+        "0m",
+        "400d",
+        "-2h",
+        "week",
+        "2 weeks please",
+        "until friday",
+        "2w?x",
+        "for",
+        "2 for",
+    ],
 )
 def test_it_refuses_what_it_cannot_read_or_what_is_out_of_range(text: str) -> None:
     with pytest.raises(away.UnreadableLength):
@@ -183,7 +199,9 @@ def test_away_with_a_bare_number_is_refused_with_an_example_and_changes_nothing(
     length: str,
 ) -> None:
     reply = text(twilio, crew["rivera"].phone, f"AWAY {length}")
-    assert "Nothing changed" in reply and f"AWAY {length}h" in reply and "2 weeks" in reply
+    assert (
+        "Nothing changed" in reply and "AWAY 2 what? Say AWAY 2h, 2d or 2w." in reply and "2 weeks" in reply
+    )
     assert away_until(rt, crew["rivera"]) == (None, None)
     text(twilio, REQUESTER, "hello")
     send(rt)

@@ -53,12 +53,17 @@ def test_keygen_prints_a_new_fernet_key_each_time() -> None:
 # --- db upgrade ---------------------------------------------------------------------------------
 
 
-def test_db_upgrade_creates_the_schema_and_can_run_again(tmp_path: Path) -> None:
+def test_db_upgrade_says_it_created_the_schema_then_that_it_is_up_to_date(tmp_path: Path) -> None:
+    from callout.db import MIGRATIONS
+
+    head = max(path.name[:4] for path in (MIGRATIONS / "versions").glob("0*.py"))
     config = write_config(tmp_path, "")
+    said = []
     for _ in range(2):
         result = invoke("--config", str(config), "db", "upgrade")
         assert result.exit_code == 0, result.output
-        assert result.stdout == "database is up to date\n"
+        said.append(result.stdout)
+    assert said == [f"created the schema at revision {head}\n", f"database is up to date (revision {head})\n"]
     with sqlite3.connect(tmp_path / "callout.db") as connection:
         slugs = connection.execute("SELECT slug FROM teams").fetchall()
     assert slugs == [("odessa",)]
@@ -87,6 +92,28 @@ def test_db_upgrade_names_the_key_of_an_unknown_database_driver(tmp_path: Path) 
     config.write_text('[server]\ndatabase_url = "sqlite+nodriver:///callout.db"\n')
     line = failed(invoke("--config", str(config), "db", "upgrade"), code=2)
     assert line.startswith("callout: configuration error: server.database_url: cannot be used: ")
+
+
+def test_db_upgrade_says_from_which_revision_it_migrated(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from callout.db import MIGRATIONS, make_engine, revision
+
+    config = write_config(tmp_path, "")
+    assert invoke("--config", str(config), "db", "upgrade").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'callout.db'}")
+    head = revision(engine)
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.downgrade(alembic, "-1")
+    older = revision(engine)
+    engine.dispose()
+    assert older is not None and older != head
+    result = invoke("--config", str(config), "db", "upgrade")
+    assert result.stdout == f"migrated the schema from revision {older} to {head}\n"
 
 
 def test_db_upgrade_hides_the_password_of_a_database_it_cannot_reach(tmp_path: Path) -> None:

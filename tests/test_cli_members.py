@@ -131,7 +131,7 @@ def test_oncall_shows_covers_overrides_and_away_with_their_ends(
         "COVER CQWX asked by Det. Kim Moss for Thu 2026-03-12 07:00 CDT to Fri 2026-03-13 07:00 CDT" in output
     )
     assert "away: Ofc. Dana Rivera (peer) since Tue 2026-03-10 10:00 CDT, until they text BACK" in output
-    assert "skipped: Ofc. Dana Rivera, away until BACK" in output
+    assert "skipped: Ofc. Dana Rivera, away until they text BACK" in output
 
 
 def test_an_override_from_the_command_line_tells_both_members(

@@ -186,10 +186,10 @@ def test_it_shows_an_away_until_back_as_such_and_the_away_fallback_as_skipped(
             member = session.scalars(select(Member).where(Member.name == name)).one()
             member.away_since, member.away_until = NOW, UNTIL_BACK  # AWAY without a length
     output = ok(run("oncall"))
-    assert "skipped: Sgt. Lee Park, away until BACK" in output
-    assert "psychologist: nobody" in output and "skipped: Dr. Ana Cruz, away until BACK" in output
+    assert "skipped: Sgt. Lee Park, away until they text BACK" in output
+    assert "psychologist: nobody" in output and "skipped: Dr. Ana Cruz, away until they text BACK" in output
     listing = ok(run("roster", "list"))
-    assert "away until BACK" in next(line for line in listing.splitlines() if "Lee" in line)
+    assert "away until they text BACK" in next(line for line in listing.splitlines() if "Lee" in line)
     assert "9998" not in output + listing and "9999" not in output + listing
     gaps = run("oncall", "--check", "--days", "1")
     assert gaps.exit_code == 1

@@ -9,6 +9,7 @@ be staged there; these tests run in the PostgreSQL pass of CI.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -19,7 +20,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import escalation, housekeeping, requests
+from callout import conversation, escalation, housekeeping, messages, requests
 from callout.env import Env
 from callout.models import Member, ProviderRecord, Request, Team
 from tests.conftest import (
@@ -116,6 +117,77 @@ def test_two_passes_at_once_in_one_step_page_the_next_person_once(
     states = {(p.member.name, p.state) for p in request.pages}
     assert {("Dr. Patel", "declined"), ("Dr. Ames", "declined")} <= states
     assert len([b for b in transport.to(roster["nguyen"].phone) if "Reply 1" in b]) == 1  # paged at once
+
+
+def answer_as(member_id: int, body: str) -> Work:
+    """Return a work that texts body from the member, as the webhook does; it says what the reply is."""
+
+    def work(session: Session, env: Env, now: datetime) -> str | None:
+        member = session.get(Member, member_id)
+        team = session.scalar(select(Team))
+        assert member is not None and team is not None
+        return conversation.handle_sms(session, env, now, team, member.phone, body).text
+
+    return work
+
+
+@pytest.mark.parametrize("first", ["1", "2"])
+def test_one_members_yes_and_no_at_once_one_answer_wins_and_the_other_is_told_the_truth(
+    rt: Any,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    first: str,
+) -> None:
+    def opened(session: Session, env: Env, now: datetime) -> str:
+        team = session.scalar(select(Team))
+        return escalation.open_request(
+            session, env, now, team, kind="support", channel="sms", contact=REQUESTER
+        ).code
+
+    code = rt.run(opened)
+    send(rt)
+    rivera = roster["rivera"].id
+    second = "2" if first == "1" else "1"
+    # Both texts find Rivera's page pending before either takes the request's lock; at the lock, the
+    # second waits a moment, so the first takes it and the second waits for its commit.
+    barrier = threading.Barrier(2, timeout=15)
+    real = requests.lock
+    said: dict[str, str | None] = {}
+
+    def meet_then_lock(session: Session, request: Request) -> None:
+        if not getattr(local, "met", False):
+            local.met = True
+            barrier.wait()
+            if local.body == second:
+                time.sleep(0.3)
+        real(session, request)
+
+    local = threading.local()
+    monkeypatch.setattr(requests, "lock", meet_then_lock)
+
+    def answer(body: str) -> None:
+        local.body = body
+        said[body] = rt.run(answer_as(rivera, body))
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(answer, first), pool.submit(answer, second)]:
+            future.result(timeout=30)
+    send(rt)
+    [request] = the_request(rt)
+    psychologists = {roster["patel"].phone, roster["ames"].phone}
+    paged_next = [s.to for s in transport.sms if s.to in psychologists]
+    if first == "1":  # the YES won: the request is Rivera's, and nobody else was paged
+        assert request.status == "accepted" and request.accepted_by_id == rivera
+        assert said["1"] is None and REQUESTER in transport.to(roster["rivera"].phone)[-1]
+        assert said["2"] == messages.yours_already(code) and paged_next == []
+    else:  # the NO won: the psychologists are paged, and Rivera is told his YES came after his pass
+        assert request.status == "open" and request.accepted_by_id is None
+        assert said["2"] == messages.declined(code) and said["1"] == messages.passed_first(code)
+        assert sorted(paged_next) == sorted(psychologists)
+        assert not any(REQUESTER in body for body in transport.to(roster["rivera"].phone))
+    assert not any("Stand down" in s.body for s in transport.sms)  # nobody paged only to be stood down
 
 
 def test_two_processes_send_one_reminder(

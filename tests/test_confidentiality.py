@@ -167,8 +167,9 @@ def open_accept_and_relay(
     [page] = [b for b in bodies_to(fake, rivera) if PAGE in b]
     code = page_code(page)
     accepted = twilio.sms(rivera, "1").get_data(as_text=True)
-    assert REQUESTER in accepted  # the accepting peer gets the number, in the reply only
+    assert REQUESTER not in accepted  # the number goes by the outbox, whose sid is kept for deletion
     send(rt)
+    assert any(REQUESTER in b for b in bodies_to(fake, rivera))
     assert twilio.sms(REQUESTER, FOLLOW_UP).status_code == 200
     wait(lambda: any(FOLLOW_UP in b for b in bodies_to(fake, rivera)))
     wait(lambda: remembered(rt) == 3)  # the two texts in, the relay out (noted once Twilio took it)
@@ -252,7 +253,8 @@ def test_it_never_logs_a_requesters_number_or_words_even_at_debug(
     walk = open_accept_and_relay(rt, twilio, fake, roster, database_url)
     close_and_purge(rt, twilio, roster, walk, clock)
 
-    assert f"request {walk.code}" in caplog.text and "Rivera" in caplog.text  # logs name codes and members
+    assert f"request {walk.code}" in caplog.text and "a peer" in caplog.text  # codes and roles, never names
+    assert "Rivera" not in caplog.text  # who handled whose request is nothing for a log (issue 10: 9)
     assert secrets_in(caplog.text) == []
 
 
@@ -333,7 +335,8 @@ def test_a_real_server_logs_and_keeps_nothing_of_the_requester_and_deletes_twili
         stack.wait(lambda: any(PAGE in b for b in stack.bodies_to(rivera)))
         code = page_code(next(b for b in stack.bodies_to(rivera) if PAGE in b))
         status, body = stack.sms(rivera, "1")
-        assert REQUESTER in body
+        assert REQUESTER not in body  # the number goes by a text whose sid Callout keeps
+        stack.wait(lambda: any(REQUESTER in b for b in stack.bodies_to(rivera)))
         stack.sms(REQUESTER, FOLLOW_UP)
         stack.wait(lambda: any(FOLLOW_UP in b for b in stack.bodies_to(rivera)))
         stack.wait(lambda: any("has your request" in b for b in stack.bodies_to(REQUESTER)))
@@ -358,6 +361,8 @@ def test_a_real_server_logs_and_keeps_nothing_of_the_requester_and_deletes_twili
             for m in stack.fake.messages
             if m.get("To") == REQUESTER or secrets_in(str(m.get("Body", "")))
         }
+        handed = [m for m in stack.fake.messages if m.get("To") == rivera and REQUESTER in str(m.get("Body"))]
+        assert handed and {m["sid"] for m in handed} <= about_the_requester  # the number Rivera got, too
         stack.wait(lambda: about_the_requester <= set(stack.fake.deleted))
 
         after = stored(database_url)

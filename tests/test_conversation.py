@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 import schedules
 from callout.models import Member, Request
-from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send
+from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, last_to, send
 
 REQUESTER = "+14325559876"
 OTHER = "+14325559877"
@@ -47,6 +47,23 @@ def test_privacy_answers_and_opens_nothing(rt: Any, twilio: TwilioClient, team: 
     reply = text(twilio, REQUESTER, "PRIVACY")
     assert "encrypted" in reply and "never stored" in reply
     assert requests(rt) == []
+
+
+def test_a_requester_is_told_once_that_texts_before_acceptance_reach_nobody(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    first = text(twilio, REQUESTER, "it's about my partner, she found out")
+    assert "Your texts so far don't reach them" in first and "tell the peer what you need" in first
+    assert "988" in first and "911" in first
+    again = text(twilio, REQUESTER, "are you there?")
+    assert "still reaching a peer" in again and "don't reach them" not in again  # once is enough
+    text(twilio, team["rivera"].phone, "1")
+    send(rt)
+    assert "<Message>" not in text(twilio, REQUESTER, "thank you")  # now relayed, as said
+    rt.sender.stop()
+    assert any("thank you" in body for body in transport.to(team["rivera"].phone))
+    assert not any("my partner" in body for body in transport.to(team["rivera"].phone))
 
 
 def test_a_follow_up_before_acceptance_reassures_and_pages_nobody_twice(
@@ -114,17 +131,19 @@ def test_a_requester_whose_words_cannot_reach_the_peer_is_told(
 
 
 def test_a_bare_answer_with_two_open_pages_asks_which(
-    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
+    rivera = team["rivera"].phone
     text(twilio, REQUESTER, "hello")
     text(twilio, OTHER, "hello")
+    send(rt)  # the pages first: last_to reads the last text
     codes = [r.code for r in requests(rt)]
-    reply = text(twilio, team["rivera"].phone, "1")
+    reply = text(twilio, rivera, "1")
     assert "2 open pages" in reply and all(code in reply for code in codes)
-    reply = text(twilio, team["rivera"].phone, f"1 {codes[1]}")
-    assert OTHER in reply
-    reply = text(twilio, team["rivera"].phone, "yes")  # now only one is open for them
-    assert REQUESTER in reply
+    assert "<Message>" not in text(twilio, rivera, f"1 {codes[1]}")  # the number comes by the outbox
+    assert OTHER in last_to(rt, transport, rivera)
+    text(twilio, rivera, "yes")  # now only one is open for them
+    assert REQUESTER in last_to(rt, transport, rivera)
 
 
 def test_an_unknown_code_and_a_stranger_code_are_refused(
@@ -158,7 +177,8 @@ def test_release_hands_back_and_pages_the_next_person_at_once(
     assert "Released" in text(twilio, team["rivera"].phone, "RELEASE")
     send(rt)
     assert any("Reply 1" in b for b in transport.to(team["chen"].phone))
-    assert REQUESTER in text(twilio, team["chen"].phone, "1")
+    text(twilio, team["chen"].phone, "1")
+    assert REQUESTER in last_to(rt, transport, team["chen"].phone)
     assert requests(rt)[0].accepted_by.name == "Chen"
 
 
@@ -219,7 +239,8 @@ def test_talk_opens_a_request_that_never_pages_the_member_themselves(
     send(rt)
     assert transport.to(team["rivera"].phone) == []
     assert len(transport.to(team["chen"].phone)) == 1
-    assert team["rivera"].phone in text(twilio, team["chen"].phone, "1")
+    text(twilio, team["chen"].phone, "1")
+    assert team["rivera"].phone in last_to(rt, transport, team["chen"].phone)
     text(twilio, team["rivera"].phone, "thanks, I'm at home")  # a member's own follow-up is relayed too
     rt.sender.stop()
     assert any("I'm at home" in b for b in transport.to(team["chen"].phone))
@@ -281,9 +302,9 @@ def test_page_from_dispatch_gives_the_peer_the_note_and_callback(
     reply = text(twilio, team["brooks"].phone, "PAGE Ofc. needs a call, at the hospital")
     assert "Paging the on-call peer" in reply
     send(rt)
-    accepted = text(twilio, team["rivera"].phone, "1")
+    text(twilio, team["rivera"].phone, "1")
+    accepted = last_to(rt, transport, team["rivera"].phone)
     assert "at the hospital" in accepted and team["brooks"].phone in accepted
-    send(rt)
     assert any("Rivera accepted" in b for b in transport.to(team["brooks"].phone))
     assert requests(rt)[0].kind == "dispatch"
 
@@ -343,11 +364,11 @@ def test_a_members_help_tagged_as_a_keyword_lists_the_commands_and_opts_nobody_o
 
 
 def test_a_yes_that_twilio_tags_as_an_opt_in_still_accepts_the_page(
-    rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
     text(twilio, REQUESTER, "hello")
-    reply = twilio.sms(team["rivera"].phone, "YES", OptOutType="START").get_data(as_text=True)
-    assert REQUESTER in reply
+    twilio.sms(team["rivera"].phone, "YES", OptOutType="START")
+    assert REQUESTER in last_to(rt, transport, team["rivera"].phone)
     [request] = requests(rt)
     assert request.status == "accepted" and request.accepted_by.name == "Rivera"
 
@@ -397,14 +418,16 @@ def test_an_exhausted_requester_is_told_the_director_knows_and_a_peer_may_still_
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
     text(twilio, REQUESTER, "hello")
-    for name in ("rivera", "chen", "ortiz", "patel", "nguyen"):
-        text(twilio, team[name].phone, "2")
+    passes = [text(twilio, team[name].phone, "2") for name in ("rivera", "chen", "ortiz", "patel", "nguyen")]
     send(rt)
     [request] = requests(rt)
     told = transport.to(REQUESTER)[-1]
     assert request.status == "exhausted"
-    assert "director has been alerted" in told and "may still answer" in told and "988" in told
-    assert "keep trying" not in told  # nobody more is paged
+    assert "director has been alerted" in told and "may still take it" in told and "988" in told
+    assert "keep trying" not in told and "answered yet" not in told  # nobody more is paged
+    assert all("paging the next person" in reply for reply in passes[:-1])
+    assert f"passed on {request.code}. Nobody is left to page." in passes[-1]  # the director's, the last
+    assert "paging the next" not in passes[-1] and "director was alerted" not in passes[-1]
     assert any(f"ALERT {request.code}" in body for body in transport.to(team["nguyen"].phone))
 
 
@@ -417,7 +440,7 @@ def test_an_exhausted_requester_of_a_team_without_a_reachable_director_is_not_to
         text(twilio, team[name].phone, "2")
     send(rt)
     told = transport.to(REQUESTER)[-1]
-    assert "director" not in told and "may still answer" in told and "911" in told
+    assert "director" not in told and "may still take it" in told and "911" in told
 
 
 def test_release_with_nobody_left_to_page_says_so_and_the_releaser_may_take_it_back(
@@ -435,7 +458,9 @@ def test_release_with_nobody_left_to_page_says_so_and_the_releaser_may_take_it_b
     assert f"Released {request.code}, but nobody is left to page" in reply
     assert "paging the next" not in reply and f"Reply 1 {request.code}" in reply
     assert requests(rt)[0].status == "exhausted"
-    assert REQUESTER in text(twilio, team["nguyen"].phone, f"1 {request.code}")
+    send(rt)  # the alert first: last_to reads the last text
+    text(twilio, team["nguyen"].phone, f"1 {request.code}")
+    assert REQUESTER in last_to(rt, transport, team["nguyen"].phone)
     assert requests(rt)[0].accepted_by.name == "Lt. Nguyen"
 
 
@@ -452,3 +477,70 @@ def test_done_without_a_code_from_a_member_holding_two_asks_which_request(
     assert "open pages" not in reply
     assert "You hold 2 requests" in text(twilio, team["rivera"].phone, "RELEASE")
     assert [r.status for r in requests(rt)] == ["accepted", "accepted"]
+
+
+# --- one member's YES and NO: the first answer stands, the other is told so (issue 10: 6) --------------
+
+
+@pytest.mark.parametrize("with_code", [False, True])
+def test_a_no_after_ones_own_yes_keeps_the_request_and_says_it_is_theirs(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+    with_code: bool,
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    text(twilio, team["rivera"].phone, "1")
+    code = requests(rt)[0].code
+    reply = text(twilio, team["rivera"].phone, f"2 {code}" if with_code else "2")
+    assert f"You accepted {code}: it's yours" in reply and f"RELEASE {code}" in reply
+    assert "passed" not in reply and "paging" not in reply
+    send(rt)
+    [request] = requests(rt)
+    assert request.status == "accepted" and request.accepted_by.name == "Rivera"
+    assert [p.member_id for p in request.pages] == [team["rivera"].id]  # nobody else was paged
+    assert transport.to(team["chen"].phone) == []
+
+
+@pytest.mark.parametrize("with_code", [False, True])
+def test_a_yes_after_ones_own_no_is_told_the_pass_stands_while_others_are_paged(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+    with_code: bool,
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    assert "We're paging the next person" in text(twilio, team["rivera"].phone, "2")
+    code = requests(rt)[0].code
+    reply = text(twilio, team["rivera"].phone, f"1 {code}" if with_code else "1")
+    assert f"You passed on {code} first" in reply and REQUESTER not in reply
+    assert f"You already passed on {code}" in text(twilio, team["rivera"].phone, "2")
+    send(rt)
+    [request] = requests(rt)
+    assert request.status == "open" and request.accepted_by is None
+    assert REQUESTER not in "".join(transport.to(team["rivera"].phone))
+    assert not any("Stand down" in body for body in transport.to(team["chen"].phone))  # Chen's page stands
+    text(twilio, team["chen"].phone, "1")
+    assert REQUESTER in last_to(rt, transport, team["chen"].phone)
+
+
+def test_once_nobody_is_left_a_member_who_passed_may_still_take_it_with_its_code(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, REQUESTER, "hello")
+    for name in ("rivera", "chen", "ortiz", "patel", "nguyen"):
+        text(twilio, team[name].phone, "2")
+    [request] = requests(rt)
+    assert request.status == "exhausted"
+    assert f"nobody has taken it. To take it after all, reply 1 {request.code}" in text(
+        twilio, team["rivera"].phone, "1"
+    )
+    assert requests(rt)[0].accepted_by is None  # a bare 1 takes nothing it was not asked about
+    send(rt)
+    assert "<Message>" not in text(twilio, team["rivera"].phone, f"1 {request.code}")
+    assert REQUESTER in last_to(rt, transport, team["rivera"].phone)
+    assert requests(rt)[0].accepted_by.name == "Rivera"

@@ -27,7 +27,7 @@ from tests.conftest import (
 from tests.test_messages import GSM7
 
 NOTE = "OIS debrief 19:00 at Station 2"
-PAGE = "Reply 1 to accept, 2 to pass"
+PAGE = "Reply 1 = I'll be there, 2 = I can't"
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def said(response: Any) -> str:
 
 
 def page_of(code: str) -> str:
-    return messages.page(code, "debrief", "60 min")
+    return messages.debrief_page(code, NOTE, "11:00 CDT")  # NOW is 10:00 CDT; the window is 1 h
 
 
 def said_twiml(text: str) -> str:
@@ -100,7 +100,21 @@ def test_it_pages_every_available_peer_at_once_and_tells_the_director(
         assert transport.to(roster[name].phone) == [], name
     notice = transport.to(roster["nguyen"].phone)
     assert notice == [f"DEBRIEF {code} called by Diaz (all peers, 4 paged): {NOTE}"]
-    assert all(NOTE not in b for name in ("rivera", "chen") for b in transport.to(roster[name].phone))
+
+
+def test_a_debrief_page_carries_the_note_and_the_end_of_the_call_out_not_an_answer_timeout(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    code = call_out(rt, twilio, roster)
+    [page] = transport.to(roster["rivera"].phone)
+    assert page == (
+        f"DEBRIEF {code}: OIS debrief 19:00 at Station 2. Reply 1 = I'll be there, 2 = I can't."
+        " Call-out open until 11:00 CDT."
+    )
+    assert "to answer" not in page and "accept" not in page and roster["diaz"].phone not in page
+    assert messages.debrief_page(code, "Debrief at HQ!", "Wed 11 Mar 01:00 CDT").startswith(
+        f"DEBRIEF {code}: Debrief at HQ! Reply"
+    )
 
 
 def test_it_pages_only_the_peers_with_the_skill(
@@ -124,6 +138,9 @@ def test_it_pages_every_peer_at_once_when_too_few_have_the_skill(
     assert "paging 4 members" in reply
     for name in ("rivera", "chen", "ortiz", "park"):
         assert len(pages(transport, roster[name])) == 1, name
+    code = the_debrief(rt).code  # the director is told the group actually paged, not just the skill's
+    notice = f"DEBRIEF {code} called by Diaz (#k9 peers, then all peers, 4 paged): {NOTE}"
+    assert transport.to(roster["nguyen"].phone) == [notice]
 
 
 @pytest.mark.parametrize("skill", ["hostage", "negotiator"])
@@ -419,7 +436,7 @@ def test_it_counts_responders_and_the_unable_in_the_report(
 
 def test_debrief_texts_fit_one_segment() -> None:
     texts = [
-        messages.page("K7QD", "debrief", "2 h"),
+        messages.debrief_page("K7QD", "OIS debrief 19:00 at Station 2, room 4", "Wed 11 Mar 01:00 CDT"),
         messages.debrief_no("K7QD"),
         messages.debrief_over("K7QD"),
         messages.debrief_own("K7QD"),

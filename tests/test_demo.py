@@ -40,9 +40,9 @@ def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_c
         "→ Chen: Peer support request",
         "reply to Chen: Thanks, passed",
         "→ Ortiz: Peer support request",
+        "reply to Officer: We're still reaching a peer for you. Your texts so far don't reach them",
         "→ Dr. Patel: Peer support request",
-        "reply to Dr. Patel: You have",
-        "Officer (requester, number masked): A peer support member has your request",
+        "→ Dr. Patel: You have",  # the number comes by the outbox, never in a TwiML reply
         ": Thank you. I'm in the lot",  # the officer's follow-up, relayed to the peer
         "Closed",
         "Chen texts the support line: 'COVER'",
@@ -57,6 +57,7 @@ def test_the_demo_plays_request_timeout_pass_fallback_acceptance_relay_close_a_c
     positions = [story.find(marker) for marker in order]
     assert -1 not in positions, [m for m, p in zip(order, positions, strict=True) if p == -1]
     assert positions == sorted(positions)
+    assert "Officer (requester, number masked): A peer support member has your request" in story
     assert "+14325559876" not in story  # the requester's number is never printed in clear
     shown = [as_shown(line) for line in "\n".join(lines).splitlines()]
     excerpt = readme_excerpt()

@@ -174,8 +174,15 @@ QUOTES: list[tuple[str, str, str]] = [
     ),
     (
         "members.md",
-        "DEBRIEF call-out K7QD. Reply 1 to accept, 2 to pass (2 h to answer).",
-        messages.page("K7QD", "debrief", durations.short(timedelta(hours=2))),
+        "DEBRIEF K7QD: OIS debrief 19:00 at Station 2. Reply 1 = I'll be there, 2 = I can't. Call-out open"
+        " until 21:00 CDT.",
+        messages.debrief_page("K7QD", "OIS debrief 19:00 at Station 2", "21:00 CDT"),
+    ),
+    (
+        "members.md",
+        "We're still reaching a peer for you. Your texts so far don't reach them (nothing you write is kept),"
+        " so tell the peer what you need when they contact you.",
+        messages.requester_unrelayed(),
     ),
     (
         "members.md",
@@ -267,7 +274,23 @@ QUOTES: list[tuple[str, str, str]] = [
     (
         "director.md",
         "DEBRIEF K7QD called by Diaz (#post-shooting peers, 6 paged): ...",
-        messages.debrief_started("K7QD", "Diaz", "post-shooting", 6, "OIS debrief 19:00 at Station 2"),
+        messages.debrief_started("K7QD", "Diaz", "#post-shooting peers", 6, "OIS debrief 19:00 at Station 2"),
+    ),
+    (
+        "director.md",
+        "(#k9 peers, then all peers, 9 paged)",
+        messages.debrief_started("K7QD", "Diaz", "#k9 peers, then all peers", 9, "OIS debrief 19:00"),
+    ),
+    (
+        "director.md",
+        "DEBRIEF K7QD: OIS debrief 19:00 at Station 2. Reply 1 = I'll be there, 2 = I can't. Call-out open"
+        " until 21:00 CDT.",
+        messages.debrief_page("K7QD", "OIS debrief 19:00 at Station 2", "21:00 CDT"),
+    ),
+    (
+        "director.md",
+        "Midland PD Peer Support: Peer support request K7QD. Reply 1 to accept, ...",
+        "Midland PD Peer Support: " + messages.page("K7QD", "support", FIVE_MIN),  # requests.named
     ),
     (
         "director.md",
@@ -334,7 +357,12 @@ NOT_SENT = {
     'configuration error: teams[0].escalation.ack_timeout: expected a duration such as "90s"...',
     "note: odessa has no active psychologist",
     "roster odessa: 0 added, 1 updated, ...",
-    "skipped: Sgt. Lee Park, away until BACK",
+    "skipped: Sgt. Lee Park, away until they text BACK",
+    "created the schema at revision 0010",
+    "migrated the schema from revision 0009 to 0010",
+    "database is up to date (revision 0010)",
+    # what the server logs
+    "request K7QD step 2: paging a peer",
     # shell, SQL and settings
     "UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)",
     "pg_dump --format=custom callout > callout.dump",

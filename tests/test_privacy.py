@@ -132,10 +132,14 @@ def wait_for_relay(rt: Any, transport: DeletingTransport) -> str:
     return sid
 
 
-def accept_and_close(rt: Any, twilio: TwilioClient, team: dict[str, Member]) -> Request:
+def accept_and_close(
+    rt: Any, twilio: TwilioClient, team: dict[str, Member], follow_up: bool = False
+) -> Request:
     """Open a request, have Rivera accept it and close it; return it."""
     twilio.sms(REQUESTER, "hello", MessageSid="SM" + "1" * 32)
     send(rt)
+    if follow_up:  # a text before anyone accepted: the requester is told it reaches nobody
+        twilio.sms(REQUESTER, WORDS)
     twilio.sms(team["rivera"].phone, "1")
     send(rt)
     twilio.sms(team["rivera"].phone, "DONE work")
@@ -196,8 +200,9 @@ def test_it_changes_nothing_when_a_value_does_not_open_with_the_current_key(
 def test_it_erases_the_contact_purge_after_the_close_and_not_a_second_before(
     rt: Any, twilio: TwilioClient, team: dict[str, Member], clock: Clock
 ) -> None:
-    closed = accept_and_close(rt, twilio, team)
+    closed = accept_and_close(rt, twilio, team, follow_up=True)
     assert closed.status == "closed" and closed.contact_enc is not None and closed.contact_key is not None
+    assert closed.told_unrelayed
 
     clock.advance(hours=24, seconds=-1)
     schedules.slow(rt)
@@ -207,6 +212,7 @@ def test_it_erases_the_contact_purge_after_the_close_and_not_a_second_before(
     schedules.slow(rt)
     purged = the_request(rt)
     assert (purged.contact_enc, purged.contact_key, purged.note_enc) == (None, None, None)
+    assert not purged.told_unrelayed  # nor whether they texted before a peer accepted
     assert purged.purged_at == clock() and purged.content_area == "work"
     with rt.sessions() as session:
         assert session.scalars(select(Outbox).where(Outbox.request_id == purged.id)).all() == []
@@ -244,6 +250,51 @@ def test_the_purge_leaves_no_trace_of_who_asked_for_themselves(
         [request] = session.scalars(select(Request)).all()
         assert (request.kind, request.status, request.content_area) == ("support", "closed", "family")
         assert request.contact_key is None  # nothing left that leads to Rivera
+
+
+def test_the_log_names_no_member_in_connection_with_a_talk(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: DeletingTransport,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from callout.housekeeping import purge
+    from callout.transport import TransportError
+
+    crew = add_roster(
+        rt,
+        rivera=("Ofc. Dana Rivera", "peer"),
+        chen=("Sgt. Lee Chen", "peer"),
+        ortiz=("Det. Sam Ortiz", "peer"),
+        patel=("Dr. Ana Patel", "psychologist"),
+        nguyen=("Lt. Ray Nguyen", "director"),
+    )
+    caplog.set_level(logging.DEBUG)
+    transport.fail[crew["patel"].phone] = TransportError("Twilio error 21211", permanent=True, code=21211)
+    twilio.sms(crew["rivera"].phone, "TALK")  # the primary asks for support: every other member is paged
+    send(rt)
+    clock.advance(minutes=2, seconds=1)
+    tick(rt)  # Chen is phoned
+    clock.advance(minutes=3)
+    tick(rt)  # Chen's step times out: Ortiz is paged
+    twilio.sms(crew["ortiz"].phone, "2")  # the psychologist's page fails: the director is paged
+    send(rt)
+    code = the_request(rt).code
+    twilio.sms(crew["nguyen"].phone, "1")
+    twilio.sms(crew["rivera"].phone, "thanks, call me after 6")  # relayed to the director
+    twilio.sms(crew["nguyen"].phone, f"RELEASE {code}")
+    twilio.sms(crew["chen"].phone, f"1 {code}")
+    twilio.sms(crew["chen"].phone, "DONE work")
+    send(rt)
+    clock.advance(hours=24, seconds=1)
+    rt.run(purge)
+    logged = caplog.text
+    assert f"request {code} step 4: paging a director" in logged and f"request {code} closed" in logged
+    assert "relaying a follow-up to a director" in logged and f"request {code}: calling a peer" in logged
+    for member in crew.values():
+        for word in member.name.split():
+            assert word not in logged, f"the log names {member.name}"
 
 
 def test_it_erases_an_unanswered_requests_contact_purge_after_it_ran_out_of_people(
@@ -352,6 +403,26 @@ def test_it_deletes_the_requests_messages_and_texts_at_the_provider_only_after_t
     inbound = {"SM" + "1" * 32, "SM" + "3" * 32}  # the requester's texts, not the peer's commands
     assert sorted(transport.deleted) == sorted(inbound | {relay_sid} | outbox_sids)
     assert count(rt, ProviderRecord) == 0 and provider_sids(rt) == set()
+
+
+def test_the_text_handing_a_peer_the_number_goes_through_the_outbox_and_is_deleted_after_the_purge(
+    rt: Any, twilio: TwilioClient, transport: DeletingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    rivera = team["rivera"].phone
+    twilio.sms(REQUESTER, "hello")
+    send(rt)
+    for _ in range(2):  # the accept, then a repeated 1 that asks for the number again
+        reply = twilio.sms(rivera, "1").get_data(as_text=True)
+        assert "<Message>" not in reply and REQUESTER not in reply  # a TwiML reply's id is never known
+        send(rt)
+    handed = [(sms, sid) for sms, sid in transport.sent if sms.to == rivera and REQUESTER in sms.body]
+    assert len(handed) == 2 and all(sms.requester for sms, _ in handed)  # Twilio is asked to keep neither
+    twilio.sms(rivera, "DONE family")
+    send(rt)
+    clock.advance(hours=24, seconds=1)
+    schedules.slow(rt)
+    schedules.provider_records(rt)
+    assert {sid for _, sid in handed} <= set(transport.deleted)
 
 
 def test_it_retries_a_failed_deletion_with_backoff_and_gives_up_after_many_tries(

@@ -75,7 +75,12 @@ def test_it_pages_in_rotation_falls_back_and_connects_the_first_yes(stack: Stack
     stack.wait(lambda: pages_to(stack, ORTIZ), timeout=2)  # a pass pages the next at once
     stack.wait(lambda: pages_to(stack, PATEL))
     status, body = stack.sms(PATEL, "1")
-    assert REQUESTER in body  # the accepting member gets the number in the reply only
+    # The accepting member gets the number by a text of its own, not in the TwiML reply: its sid is kept to
+    # delete Twilio's copy after the purge, and Twilio is asked to keep neither its body nor its address.
+    assert REQUESTER not in body and "<Message>" not in body
+    stack.wait(lambda: any(REQUESTER in b for b in stack.bodies_to(PATEL)))
+    handed = next(m for m in stack.fake.messages_to(PATEL) if REQUESTER in str(m["Body"]))
+    assert handed["ContentRetention"] == "discard" and handed["AddressRetention"] == "obfuscate"
     stack.wait(lambda: any("has your request" in b for b in stack.bodies_to(REQUESTER)))
     told = next(m for m in stack.fake.messages_to(REQUESTER) if "has your request" in str(m["Body"]))
     assert told["ContentRetention"] == "discard" and told["AddressRetention"] == "obfuscate"
@@ -122,8 +127,8 @@ def test_it_exhausts_everyone_then_gives_the_crisis_lines_and_alerts_the_directo
     stack.wait(lambda: any("988" in b for b in stack.bodies_to(REQUESTER)), timeout=20)
     stack.wait(lambda: any("ALERT" in b for b in stack.bodies_to(NGUYEN)))
     assert [len(pages_to(stack, n)) for n in (RIVERA, CHEN, ORTIZ, PATEL, NGUYEN)] == [1, 1, 1, 1, 1]
-    _, body = stack.sms(CHEN, "1")  # a late YES still accepts
-    assert REQUESTER in body
+    stack.sms(CHEN, "1")  # a late YES still accepts
+    stack.wait(lambda: any(REQUESTER in b for b in stack.bodies_to(CHEN)))
 
 
 def test_a_forged_signature_gets_403_and_changes_nothing(stack: Stack, database_url: str) -> None:
@@ -169,10 +174,12 @@ def test_two_simultaneous_yes_accept_exactly_once(stack: Stack, database_url: st
         thread.start()
     for thread in threads:
         thread.join()
-    winners = [n for n, body in answers.items() if REQUESTER in body]
-    assert len(winners) == 1
-    loser = CHEN if winners == [RIVERA] else RIVERA
-    assert "already with" in answers[loser]
+    losers = [n for n, body in answers.items() if "already with" in body]
+    assert len(losers) == 1
+    winner = CHEN if losers == [RIVERA] else RIVERA
+    assert "<Message>" not in answers[winner]  # the number comes by a text of its own
+    stack.wait(lambda: any(REQUESTER in b for b in stack.bodies_to(winner)))
+    assert not any(REQUESTER in b for b in stack.bodies_to(losers[0]))
     [request] = requests_in(database_url)
     assert request.status == "accepted"
     assert [p.state for p in request.pages if p.state == "accepted"] == ["accepted"]

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callout.models import Member, Request
-from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send, tick
+from callout.models import Member, Request, Team
+from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, last_to, send, tick
 
 REQUESTER = "+14325559876"
 
@@ -53,8 +53,8 @@ def test_it_walks_the_whole_escalation_to_acceptance(
     tick(rt)
     assert len(transport.to(roster["patel"].phone)) == 1
     reply = twilio.sms(roster["patel"].phone, "YES")
-    assert REQUESTER in reply.get_data(as_text=True)
-    send(rt)
+    assert REQUESTER not in reply.get_data(as_text=True)  # the number comes by the outbox (issue 10: 10)
+    assert REQUESTER in last_to(rt, transport, roster["patel"].phone)
     assert any("has your request" in b for b in transport.to(REQUESTER))
     assert any("Stand down" in b for b in transport.to(roster["rivera"].phone))
     late = twilio.sms(roster["ortiz"].phone, "1")
@@ -82,8 +82,8 @@ def test_it_exhausts_with_crisis_lines_and_alerts_the_director(
     assert any("ALERT" in b for b in transport.to(roster["nguyen"].phone))
     with rt.sessions() as session:
         assert session.scalar(select(Request)).status == "exhausted"
-    reply = twilio.sms(roster["rivera"].phone, "1")
-    assert REQUESTER in reply.get_data(as_text=True)
+    twilio.sms(roster["rivera"].phone, "1")
+    assert REQUESTER in last_to(rt, transport, roster["rivera"].phone)
 
 
 def test_a_failed_status_that_races_the_sender_still_pages_the_next_peer(
@@ -183,3 +183,61 @@ def test_an_unexpected_send_error_is_logged_without_the_number_it_quotes(
     twilio.sms(roster["rivera"].phone, "1")  # the requester is told: that send fails unexpectedly
     send(rt)
     assert "failed unexpectedly: ValueError" in caplog.text and REQUESTER not in caplog.text
+
+
+class TestAPsychologistSharedByTwoTeams:
+    """Two teams on one Callout, and one psychologist on both rosters (issue 10: 17)."""
+
+    MIDLAND = "+14325550200"
+    SHARED = "+14325550999"
+
+    @pytest.fixture
+    def config(self, database_url: str) -> Any:
+        from tests.conftest import make_config, team_table
+
+        midland = team_table(slug="midland", name="Midland PD Peer Support", support_number=self.MIDLAND)
+        return make_config(database_url, team_table(), midland)
+
+    @pytest.fixture
+    def crews(self, rt: Any) -> dict[str, Member]:
+        from tests.conftest import make_member
+
+        crews = {}
+        with rt.sessions() as session, session.begin():
+            for slug, peer in (("odessa", "Rivera"), ("midland", "Moss")):
+                team = session.scalar(select(Team).where(Team.slug == slug))
+                crews[slug] = make_member(session, team, peer)
+                make_member(session, team, "Dr. Patel", role="psychologist", phone=self.SHARED)
+            crews["director"] = make_member(session, team, "Lt. Nguyen", role="director")  # Midland's
+        return crews
+
+    def test_each_teams_pages_and_alert_name_the_team(
+        self,
+        rt: Any,
+        twilio: TwilioClient,
+        transport: RecordingTransport,
+        crews: dict[str, Member],
+        clock: Clock,
+    ) -> None:
+        twilio.sms(REQUESTER, "help")  # to Odessa's number
+        twilio.sms("+14325559877", "help", to=self.MIDLAND)
+        send(rt)
+        twilio.sms(crews["odessa"].phone, "2")
+        twilio.sms(crews["midland"].phone, "2", to=self.MIDLAND)
+        send(rt)
+        pages = sorted(body for body in transport.to(self.SHARED) if "Reply 1 to accept" in body)
+        assert [page.split(": Peer support request ")[0] for page in pages] == [
+            "Midland PD Peer Support",
+            "Odessa PD Peer Support",
+        ]
+        assert [s.from_ for s in transport.sms if s.to == crews["midland"].phone] == [self.MIDLAND]
+        assert transport.to(crews["odessa"].phone)[0].startswith(
+            "Odessa PD Peer Support: Peer support request"
+        )
+        twilio.sms(self.SHARED, "2", to=self.MIDLAND)  # Dr. Patel passes on Midland's, then its director
+        send(rt)
+        director = crews["director"].phone
+        assert transport.to(director)[0].startswith("Midland PD Peer Support: Peer support request")
+        twilio.sms(director, "2", to=self.MIDLAND)
+        send(rt)
+        assert any(body.startswith("Midland PD Peer Support: ALERT ") for body in transport.to(director))

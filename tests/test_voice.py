@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -402,6 +402,22 @@ def test_a_callee_paged_for_the_text_request_who_takes_the_call_answers_their_pa
     send(rt)
     [taken] = [body for body in transport.to(roster["rivera"].phone) if CALLER in body]
     assert taken.startswith(f"You took call {code}.")
+    assert all(sms.requester for sms in transport.sms if CALLER in sms.body)  # kept by Twilio neither
+
+
+def test_a_callee_who_passed_by_text_and_then_takes_the_call_takes_the_request(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+) -> None:
+    code = text_request(rt, twilio)
+    twilio.sms(roster["rivera"].phone, "2")  # then the caller calls, and Rivera picks up after all
+    _, whisper, _ = dialled(call(twilio))
+    press(twilio, whisper_answer_path(twilio, whisper), "1")
+    [request] = the_requests(rt)
+    assert request.code == code and request.accepted_by_id == roster["rivera"].id  # talking to them
 
 
 def test_a_member_who_took_the_call_hands_it_back_to_the_others_never_to_themselves(
@@ -576,6 +592,8 @@ def test_pressing_1_on_a_page_call_accepts_and_texts_the_number(
     send(rt)
     taken = [body for body in transport.to(roster["rivera"].phone) if CALLER in body]
     assert len(taken) == 1 and code_of(rt) in taken[0]
+    # It holds the caller's number: Twilio is asked to keep neither its body nor its address (issue 10: 10).
+    assert all(sms.requester for sms in transport.sms if CALLER in sms.body)
     assert any("has your request" in body for body in transport.to(CALLER))
     with rt.sessions() as session:
         request = session.scalar(select(Request))
@@ -601,6 +619,41 @@ def test_pressing_2_on_a_page_call_passes_and_pages_the_next_at_once(
     with rt.sessions() as session:
         page = session.scalar(select(Page).where(Page.member_id == roster["rivera"].id))
         assert page is not None and page.state == "declined" and page.answer_channel == "voice"
+
+
+def test_pressing_2_with_nobody_left_to_page_does_not_promise_a_next_person(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    page_call: str,
+) -> None:
+    with rt.sessions() as session, session.begin():
+        for name in ("chen", "ortiz", "lee", "patel", "nguyen"):  # nobody else can be paged
+            session.get(Member, roster[name].id).away_until = clock.now + timedelta(days=1)
+    root = press(twilio, page_call + "/answer", "2")
+    assert "you passed on request" in said(root) and "next person" not in said(root)
+    with rt.sessions() as session:
+        assert session.scalar(select(Request.status)) == "exhausted"
+
+
+def test_pressing_1_on_a_page_call_after_passing_by_text_is_told_the_pass_stands(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    page_call: str,
+) -> None:
+    assert "passed" in twilio.sms(roster["rivera"].phone, "2").get_data(as_text=True)
+    root = press(twilio, page_call + "/answer", "1")
+    assert "passed on request" in said(root) and "others are being paged" in said(root)
+    send(rt)
+    with rt.sessions() as session:
+        request = session.scalar(select(Request))
+        assert request is not None and request.status == "open" and request.accepted_by_id is None
+    assert not any(CALLER in body for body in transport.to(roster["rivera"].phone))
+    assert len(transport.to(roster["chen"].phone)) == 1  # Chen's page stands: no stand-down
 
 
 def test_silence_an_other_key_or_an_answering_machine_changes_nothing(
