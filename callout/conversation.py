@@ -31,7 +31,17 @@ from callout import (
 from callout.crypto import sid_hash
 from callout.db import insert_new
 from callout.env import Env
-from callout.models import Channel, InboundSeen, Member, Page, Request, RequestKind, RequestStatus, Team
+from callout.models import (
+    Channel,
+    InboundSeen,
+    Member,
+    Page,
+    PageState,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Team,
+)
 from callout.outbox import hand_over
 
 log = logging.getLogger(__name__)
@@ -195,10 +205,12 @@ def _pick(session: Session, member: Member, command: commands.Command, word: str
         return messages.already_taken(recent.code, recent.accepted_by.name)
     if recent is not None and recent.accepted_by_id == member.id:
         return recent  # theirs: a 1 sends the number again, a 2 is told it stays theirs
-    if recent is not None and any(p.member_id == member.id and p.state == "declined" for p in recent.pages):
+    if recent is not None and any(
+        p.member_id == member.id and p.state == PageState.DECLINED for p in recent.pages
+    ):
         if word == "2":
             return messages.passed_already(recent.code)
-        if recent.status == "open":
+        if recent.status == RequestStatus.OPEN:
             return messages.passed_first(recent.code)
         return messages.passed_nobody_took(recent.code)  # a bare 1 takes nothing; with its code it may
     return messages.no_open_page()
