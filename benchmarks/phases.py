@@ -39,7 +39,8 @@ from callout.crypto import Vault
 from callout.db import make_engine
 
 PAGE = re.compile(r"\b([A-Z0-9]{4,8})\. Reply 1 to accept", re.IGNORECASE)
-DEBRIEF_PAGE = re.compile(r"^DEBRIEF ([A-Z0-9]{4,8}): .* Reply 1 = I'll be there", re.DOTALL)
+# With several teams configured a page begins with its team's name ("Team 3: DEBRIEF K7QD: ...").
+DEBRIEF_PAGE = re.compile(r"(?:^|: )DEBRIEF ([A-Z0-9]{4,8}): .* Reply 1 = I'll be there", re.DOTALL)
 OPENERS = (
     "hey, is anyone there? rough night, could use someone to talk to",
     "This is Mark's wife. He's not doing well after the crash on 20. Can someone call him?",

@@ -5,8 +5,8 @@ second process racing for the same request advance it exactly once. Everything e
 request or its pages first takes the request's row lock (`requests.lock`). The caller commits. What the
 timer fires (due steps and page calls) is in `timeouts`; a request's record and its lock, in `requests`.
 
-Over 400 lines because the engine's claims (a step, an acceptance, a pass, a RELEASE, a failed delivery)
-are read together: each must leave the others' work standing.
+Over 400 lines because accept, decline, release and exhaustion each say what is true to the member (a
+pass after a YES, nobody left to page), and those answers read best beside the engine that decides them.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A hunt's state lives in the database (`VoiceHunt`), so any process can answer Tw
 every callback is claimed with a conditional update on (hunt, status, position): a retried callback finds
 the hunt already moved and gets the same answer again. Nothing here renders TwiML: the functions return
 what the call should do next (`Ring`, `Unanswered`, `Over`, `Prompt`) and the webhook says it.
+
+Just over 400 lines: the caller's hunt and the paged member's call share the claims above; splitting
+them would split one state machine.
 """
 
 from __future__ import annotations
