@@ -291,7 +291,9 @@ def _show_gaps(session: Session, team: Team, team_config: TeamConfig, now: datet
     roles = team_config.escalation.fallback
     gaps = rotation.uncovered(session, team, now, days, roles)
     active = [m for m in team.members if m.active]
-    untested = [m.name for m in active if m.test_confirmed_at is None and not m.opted_out]
+    # Dispatch is never paged (it pages): only those a page must reach are asked to confirm a TEST.
+    paged = [m for m in active if m.role != "dispatch"]
+    untested = [m.name for m in paged if m.test_confirmed_at is None and not m.opted_out]
     opted_out = [m.name for m in active if m.opted_out]
     if opted_out:
         click.echo(f"{team.slug}: opted out of texts (pages can't reach them): {', '.join(opted_out)}")
