@@ -363,10 +363,13 @@ def decline(
     if (
         request.status == RequestStatus.EXHAUSTED
     ):  # nobody was left to page: say so, and whether a director was told
-        directors = rotation.directors_to_tell(session, request.team, now)
-        alerted = any(director.id != member.id for director in directors)
-        return messages.declined_nobody_left(request.code, alerted)
+        return messages.declined_nobody_left(request.code, _director_alerted(session, now, request, member))
     return messages.declined(request.code, next_paged=request.step != step)
+
+
+def _director_alerted(session: Session, now: datetime, request: Request, member: Member) -> bool:
+    """Tell whether exhausting request alerted a director other than member (who needs no alert of it)."""
+    return any(d.id != member.id for d in rotation.directors_to_tell(session, request.team, now))
 
 
 def _answer_other(
@@ -419,9 +422,7 @@ def release(session: Session, env: Env, now: datetime, member: Member, request: 
     log.info("request %s released by %s", request.code, requests.logged(request, member.name, member.role))
     advance(session, env, now, request, expected_step=request.step)
     if request.status == RequestStatus.EXHAUSTED:  # nobody was left to page: say so, and who was told
-        directors = rotation.directors_to_tell(session, request.team, now)
-        alerted = any(director.id != member.id for director in directors)
-        return messages.released_nobody_left(request.code, alerted)
+        return messages.released_nobody_left(request.code, _director_alerted(session, now, request, member))
     return messages.released(request.code)
 
 
