@@ -121,11 +121,13 @@ def _page_text(env: Env, now: datetime, request: Request) -> str:
     return messages.debrief_page(request.code, requests.note_of(env, request), until)
 
 
-def _page(session: Session, env: Env, now: datetime, request: Request, member: Member, text: str) -> None:
-    """Page one member for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
+def _page(
+    session: Session, env: Env, now: datetime, request: Request, members: list[Member], text: str
+) -> None:
+    """Page members for the debrief by SMS (no call: a debrief is not a one-person hunt)."""
     left = max(request.opened_at + _settings(env, request).window - now, timedelta(minutes=1))
-    requests.page_member(
-        session, env, now, request, member, "debrief", left, call_after=timedelta(0), body=text
+    requests.page_members(
+        session, env, now, request, members, "debrief", left, call_after=timedelta(0), body=text
     )
 
 
@@ -164,8 +166,7 @@ def _page_stages(session: Session, env: Env, now: datetime, request: Request) ->
         members = [m for m in _candidates(session, env, now, request, stage) if m.id not in skip]
         members = list({m.id: m for m in members}.values())  # a member in two fallback roles: once
         text = _page_text(env, now, request) if members else ""
-        for member in members:
-            _page(session, env, now, request, member, text)
+        _page(session, env, now, request, members, text)
         if members:
             paged.append((stage, len(members)))
             log.info("debrief %s: stage %s paged %d members", request.code, stage, len(members))

@@ -96,9 +96,14 @@ def _debrief_times(session: Session, env: Env) -> list[datetime]:
 def note_due(session: Session, _flush_context: Any) -> None:
     """Remember the earliest due time this flush writes (an after_flush listener; see module doc)."""
     for when in _written(session.new, new=True) + _written(session.dirty, new=False):
-        earliest = session.info.get(_KEY)
-        if earliest is None or when < earliest:
-            session.info[_KEY] = when
+        note(session, when)
+
+
+def note(session: Session, when: datetime) -> None:
+    """Remember a due time written without the unit of work (a Core statement), as note_due does."""
+    earliest = session.info.get(_KEY)
+    if earliest is None or when < earliest:
+        session.info[_KEY] = when
 
 
 def _written(objects: Iterable[object], *, new: bool) -> list[datetime]:

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from callout import cover, debrief, messages, requests, rotation, testpage
+from callout import cover, db, debrief, due, messages, requests, rotation, testpage
 from callout.env import Env
 from callout.lineup import Person
 from callout.models import (
@@ -59,7 +59,7 @@ def open_request(
     """Open a request and page its first step at once (opened_by: the console user who raised it)."""
     vault = env.vault
     request = Request(
-        team=team,
+        team_id=team.id,
         code=requests.new_code(session, team),
         kind=kind,
         channel=channel,
@@ -69,27 +69,33 @@ def open_request(
         contact_enc=vault.encrypt(contact) if contact else None,
         contact_key=vault.lookup_key(contact) if contact and kind == RequestKind.SUPPORT else None,
         note_enc=vault.encrypt(note) if note else None,
-        initiator=initiator,
+        initiator_id=initiator.id if initiator else None,
         skill=skill,
         opened_by_user_id=opened_by,
+        step_deadline=None,
     )
+    set_committed_value(request, "team", team)
+    set_committed_value(request, "initiator", initiator)
+    set_committed_value(request, "accepted_by", None)
+    set_committed_value(request, "pages", [])
     if kind != RequestKind.DEBRIEF:  # nobody else can see it yet: decide its first step before writing it
         first = next_targets(session, env, now, request)
         request.step_deadline = now + first.timeout if first.people else None
-    try:
-        with session.begin_nested():
-            session.add(request)
-            session.flush()
-    except IntegrityError:
+    # One INSERT, skipped when another text of the same number opened one a moment ago (the unique index).
+    if not db.insert_loaded(session, request, unless_conflict=True):
         existing = requests.live_request_of(session, env, team, contact or "")
         if existing is None:
-            raise
-        raise requests.AlreadyOpen(existing) from None
+            raise RuntimeError("a request could not be written, and none is open for its sender")
+        raise requests.AlreadyOpen(existing)
+    if request.step_deadline is not None:
+        due.note(session, request.step_deadline)
     log.info("request %s opened: %s via %s", request.code, kind, channel)
     if kind == RequestKind.DEBRIEF:
         debrief.start(session, env, now, request)
+    elif first.people:
+        _page(session, env, now, request, first)
     else:
-        _page_step(session, env, now, request, first)
+        exhaust(session, env, now, request)
     return request
 
 
@@ -156,33 +162,37 @@ def next_targets(session: Session, env: Env, now: datetime, request: Request) ->
 
 
 def advance(session: Session, env: Env, now: datetime, request: Request, expected_step: int) -> bool:
-    """Move the request from expected_step to the next step; False if another caller already did."""
-    claimed = session.execute(
-        update(Request)
-        .where(Request.id == request.id, Request.step == expected_step, Request.status == RequestStatus.OPEN)
-        .values(step=expected_step + 1, step_deadline=None)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    """Move the request from expected_step to the next step; False if another caller already did.
+
+    The caller holds the request's row lock and has read the request and its pages since taking it
+    (`requests.lock`, or the timer's claim of due requests), so what is decided here is what is committed.
+    """
+    if request.status != RequestStatus.OPEN or request.step != expected_step:
         return False
-    requests.lock(session, request)  # the claim holds the row: reread what others answered meanwhile
-    for page in request.pages:
-        if page.state == PageState.PENDING:
-            page.state = PageState.TIMEOUT
-    _page_step(session, env, now, request, next_targets(session, env, now, request))
+    timed_out = [page for page in request.pages if page.state == PageState.PENDING]
+    if timed_out:
+        session.connection().execute(
+            update(Page).where(Page.id.in_([page.id for page in timed_out])).values(state=PageState.TIMEOUT)
+        )
+        for page in timed_out:
+            set_committed_value(page, "state", PageState.TIMEOUT)
+    targets = next_targets(session, env, now, request)
+    if not targets.people:
+        db.update_loaded(session, request, step=expected_step + 1, step_deadline=None)
+        exhaust(session, env, now, request)
+        return True
+    deadline = now + targets.timeout
+    db.update_loaded(session, request, step=expected_step + 1, step_deadline=deadline)
+    due.note(session, deadline)
+    _page(session, env, now, request, targets)
     return True
 
 
-def _page_step(session: Session, env: Env, now: datetime, request: Request, targets: Targets) -> None:
-    """Page the members of the request's current step, or end it when there is nobody left."""
-    if not targets.people:
-        exhaust(session, env, now, request)
-        return
-    for member in targets.people:
-        requests.page_member(
-            session, env, now, request, member, targets.tier, targets.timeout, targets.call_after
-        )
-    request.step_deadline = now + targets.timeout
+def _page(session: Session, env: Env, now: datetime, request: Request, targets: Targets) -> None:
+    """Page the members of the request's current step (its deadline is the caller's to write)."""
+    requests.page_members(
+        session, env, now, request, targets.people, targets.tier, targets.timeout, targets.call_after
+    )
 
 
 def exhaust(session: Session, env: Env, now: datetime, request: Request) -> bool:

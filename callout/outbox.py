@@ -6,13 +6,16 @@ processes never send the same one. Addresses and texts are encrypted, and erased
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from callout.env import Env
-from callout.models import Member, Outbox, OutboxStatus, Page, Request, Team
+from callout.models import Member, Outbox, OutboxStatus, Page, PageState, Request, Team
 
 # A message the provider failed to take is tried again after 1 s, 2 s, 4 s ... at most MAX_BACKOFF apart
 # (or after the Retry-After the provider asked for), for as long as it is of use: a page while its step lasts
@@ -65,6 +68,39 @@ def enqueue_sms(
     return row
 
 
+def enqueue_pages(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    pages: Sequence[tuple[Page, str]],
+    body: str,
+    validity: timedelta,
+) -> None:
+    """Queue the SMS of each (page, phone) in one INSERT, valid while the step lasts (the hot path's)."""
+    vault = env.vault
+    session.connection().execute(
+        insert(Outbox),
+        [
+            {
+                "team_id": request.team_id,
+                "request_id": request.id,
+                "page_id": page.id,
+                "channel": "sms",
+                "purpose": "page",
+                "to_enc": vault.encrypt(phone),
+                "body_enc": vault.encrypt(body),
+                "validity": int(validity.total_seconds()),
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for page, phone in pages
+        ],
+    )
+
+
 def notify(
     session: Session, env: Env, now: datetime, member: Member, body: str, request: Request | None = None
 ) -> None:
@@ -100,13 +136,31 @@ def enqueue_call(session: Session, env: Env, now: datetime, page: Page) -> Outbo
     return row
 
 
-def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -> list[int]:
-    """Claim due rows for this sender, and rows claimed longer than stuck ago; return their ids.
+@dataclass(frozen=True)
+class Claimed:
+    """An outbox row claimed for sending, with what sending it needs (read in the claim's transaction)."""
 
-    Each row is claimed by exactly one sender.
+    id: int
+    team_id: int
+    page_id: int | None
+    channel: str
+    purpose: str
+    to_enc: str | None
+    body_enc: str | None
+    validity: int | None
+    created_at: datetime
+    support_number: str  # the team's number it goes from
+    page_state: PageState | None  # its page's state at the claim (None: not a page)
+
+
+def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -> list[Claimed]:
+    """Claim due rows for this sender, and rows claimed longer than stuck ago; return them by id.
+
+    Each row is claimed by exactly one sender. Two statements whatever the number of rows: the claim,
+    which returns the rows, and one read of their pages' states and their teams' numbers.
     """
-    # One statement: the rows another process is claiming right now are skipped (PostgreSQL), and the
-    # claim re-checks each row it locks; SQLite runs one write transaction at a time anyway.
+    # The rows another process is claiming right now are skipped (PostgreSQL), and the claim re-checks
+    # each row it locks; SQLite runs one write transaction at a time anyway.
     due = (
         select(Outbox.id)
         .where(
@@ -119,19 +173,64 @@ def claim(session: Session, now: datetime, stuck: timedelta, limit: int = 200) -
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = session.scalars(
+    connection = session.connection()
+    rows = connection.execute(
         update(Outbox)
         .where(Outbox.id.in_(due.scalar_subquery()))
         .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=Outbox.attempts + 1)
-        .returning(Outbox.id)
-        .execution_options(synchronize_session=False)
+        .returning(
+            Outbox.id,
+            Outbox.team_id,
+            Outbox.page_id,
+            Outbox.channel,
+            Outbox.purpose,
+            Outbox.to_enc,
+            Outbox.body_enc,
+            Outbox.validity,
+            Outbox.created_at,
+        )
     ).all()
-    return sorted(claimed)
+    if not rows:
+        return []
+    page_ids = {row.page_id for row in rows if row.page_id is not None}
+    team_ids = {row.team_id for row in rows}
+    states: dict[int, PageState] = {}
+    numbers: dict[int, str] = {}
+    found: Iterable[Any] = connection.execute(
+        union_all(
+            select(literal("team"), Team.id, Team.support_number).where(Team.id.in_(team_ids)),
+            select(literal("page"), Page.id, Page.state).where(Page.id.in_(page_ids)),
+        )
+    )
+    for kind, key, value in found:
+        if kind == "team":
+            numbers[key] = value
+        else:
+            states[key] = PageState(value)
+    return sorted(
+        (
+            Claimed(
+                row.id,
+                row.team_id,
+                row.page_id,
+                row.channel,
+                row.purpose,
+                row.to_enc,
+                row.body_enc,
+                row.validity,
+                row.created_at,
+                numbers[row.team_id],
+                states.get(row.page_id) if row.page_id is not None else None,
+            )
+            for row in rows
+        ),
+        key=lambda row: row.id,
+    )
 
 
-def mark_sent(session: Session, outbox_id: int, now: datetime, sid: str) -> None:
+def mark_sent(bind: Session | Connection, outbox_id: int, now: datetime, sid: str) -> None:
     """Record a send and erase the address and text."""
-    session.execute(
+    bind.execute(
         update(Outbox)
         .where(Outbox.id == outbox_id)
         .values(status=OutboxStatus.SENT, sent_at=now, provider_sid=sid, to_enc=None, body_enc=None)
@@ -139,7 +238,7 @@ def mark_sent(session: Session, outbox_id: int, now: datetime, sid: str) -> None
     )
 
 
-def expires_at(row: Outbox) -> datetime:
+def expires_at(row: Outbox | Claimed) -> datetime:
     """Return when a message stops being of use: a page when its step ends, anything else after a while."""
     if row.validity:
         return row.created_at + timedelta(seconds=row.validity)

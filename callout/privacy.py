@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from callout.crypto import Vault
@@ -45,7 +45,10 @@ class Deletion:
 def remember(session: Session, env: Env, now: datetime, request_id: int, sid: str) -> None:
     """Keep the provider's id of a message or call about a request, encrypted, to delete it after purge."""
     if sid and env.config.privacy.delete_provider_records:
-        session.add(ProviderRecord(request_id=request_id, sid_enc=env.vault.encrypt(sid), created_at=now))
+        session.connection().execute(  # one INSERT, no unit of work: it is on the path of every text
+            insert(ProviderRecord),
+            {"request_id": request_id, "sid_enc": env.vault.encrypt(sid), "created_at": now},
+        )
 
 
 def forget_at_provider(session: Session, env: Env, now: datetime, sid: str) -> None:

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from callout import durations, messages
+from callout import due, durations, messages
 from callout.commands import CODE_ALPHABET, CODE_LENGTH
 from callout.env import Env
 from callout.models import ClosedReason, Member, Page, PageState, Request, RequestKind, RequestStatus, Team
-from callout.outbox import enqueue_sms
+from callout.outbox import enqueue_pages, enqueue_sms
 
 log = logging.getLogger(__name__)
 
@@ -181,38 +181,100 @@ def page_member(
     call_after: timedelta,
     body: str | None = None,
 ) -> Page:
-    """Page one member (their row, or the lineup's copy) for the request's current step by SMS.
+    """Page one member (their row, or the lineup's copy) for the request's current step (see page_members)."""
+    return page_members(session, env, now, request, [member], tier, timeout, call_after, body)[0]
+
+
+def page_members(
+    session: Session,
+    env: Env,
+    now: datetime,
+    request: Request,
+    people: Sequence[Paged],
+    tier: str,
+    timeout: timedelta,
+    call_after: timedelta,
+    body: str | None = None,
+) -> list[Page]:
+    """Page members (their rows, or the lineup's copies) for the request's current step by SMS.
 
     They are called too when call_after (the team's, resolved once by the caller) is within the timeout.
-    body: the page's text, when not the usual one (a debrief's carries its note).
+    body: the pages' text, when not the usual one (a debrief's carries its note). The pages go in one
+    INSERT and their texts in one more, without the unit of work: this is the hot path of every text and
+    every timeout. The pages join request.pages as loaded.
     """
+    if not people:
+        return []
+    call_at = now + call_after if timedelta(0) < call_after < timeout else None
+    written = session.connection().execute(
+        insert(Page).returning(Page.id, Page.member_id),
+        [
+            {
+                "request_id": request.id,
+                "member_id": person.id,
+                "step": request.step,
+                "tier": tier,
+                "paged_at": now,
+                "state": PageState.PENDING,
+                "call_at": call_at,
+            }
+            for person in people
+        ],
+    )
+    ids = dict((member_id, page_id) for page_id, member_id in written)
+    pages = [
+        _loaded_page(session, ids[person.id], request, person.id, tier, now, call_at) for person in people
+    ]
+    set_committed_value(request, "pages", [*request.pages, *pages])
+    if call_at is not None:
+        due.note(session, call_at)
+    text = named(
+        env, request.team, body or messages.page(request.code, request.kind, durations.short(timeout))
+    )
+    enqueue_pages(
+        session,
+        env,
+        now,
+        request,
+        [(page, person.phone) for page, person in zip(pages, people, strict=True)],
+        text,
+        timeout,
+    )
+    for person in people:
+        log.info(
+            "request %s step %d: paging %s", request.code, request.step, logged(request, person.name, tier)
+        )
+    return pages
+
+
+def _loaded_page(
+    session: Session,
+    page_id: int,
+    request: Request,
+    member_id: int,
+    tier: str,
+    now: datetime,
+    call_at: datetime | None,
+) -> Page:
+    """Return the Page just written as page_id, attached to session as loaded (no query, no flush)."""
     page = Page(
-        request=request,
-        member_id=member.id,
+        id=page_id,
+        request_id=request.id,
+        member_id=member_id,
         step=request.step,
         tier=tier,
         paged_at=now,
         state=PageState.PENDING,
+        answered_at=None,
+        answer_channel=None,
+        call_at=call_at,
+        called_at=None,
+        call_status=None,
+        delivery_status=None,
     )
-    if timedelta(0) < call_after < timeout:
-        page.call_at = now + call_after
-    session.add(page)  # written with its SMS at the next flush: a step's pages go in one statement
-    body = named(
-        env, request.team, body or messages.page(request.code, request.kind, durations.short(timeout))
-    )
-    enqueue_sms(
-        session,
-        env,
-        now,
-        request.team,
-        member.phone,
-        body,
-        purpose="page",
-        request=request,
-        page=page,
-        validity=timeout,
-    )
-    log.info("request %s step %d: paging %s", request.code, request.step, logged(request, member.name, tier))
+    make_transient_to_detached(page)
+    session.add(page)
+    set_committed_value(page, "request", request)
     return page
 
 

@@ -11,14 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callout import escalation, members, messages, outbox, privacy, requests
 from callout.db import RELAY_LOCK, in_turn, transaction
 from callout.env import Env
 from callout.logsafe import described
-from callout.models import Outbox, OutboxStatus, Page, PageState, Request, Team
+from callout.models import Outbox, Page, PageState, Request, Team
 from callout.transport import Call, Sms, Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Sender:
         clock: Clock = utcnow,
     ) -> None:
         self.sessions = sessions
+        self.engine: Engine = sessions.kw["bind"]
         self.env = env
         self.transport = transport
         self.clock = clock
@@ -120,16 +121,16 @@ class Sender:
                 self._in_flight += len(claimed)
             # A claim that filled every free thread may have left rows behind: look again as each send ends.
             self._saturated = len(claimed) == free
-        futures = [self._pool.submit(self._send_then_drain, outbox_id) for outbox_id in claimed]
+        futures = [self._pool.submit(self._send_then_drain, row) for row in claimed]
         if wait:
             for future in futures:
                 future.result()
         return len(claimed)
 
-    def _send_then_drain(self, outbox_id: int) -> None:
+    def _send_then_drain(self, row: outbox.Claimed) -> None:
         """Send one claimed row, then wake the loop if rows may be waiting: its thread is free for one."""
         try:
-            self.send_one(outbox_id)
+            self.send_one(row)
         finally:
             with self._count_lock:
                 self._in_flight -= 1
@@ -214,49 +215,50 @@ class Sender:
             )
         self.wake()
 
-    def send_one(self, outbox_id: int) -> None:
+    def send_one(self, row: outbox.Claimed) -> None:
         """Send one claimed row and record the outcome; an undeliverable page advances its escalation."""
         try:
-            self._send_one(outbox_id)
+            self._send_one(row)
         except Exception as exc:  # its decrypted address and text may be in the message: never logged
-            log.error("sender: outbox %d failed unexpectedly: %s", outbox_id, described(exc))
+            log.error("sender: outbox %d failed unexpectedly: %s", row.id, described(exc))
 
-    def _send_one(self, outbox_id: int) -> None:
+    def _send_one(self, row: outbox.Claimed) -> None:
         now = self.clock()
-        with transaction(self.sessions) as session:
-            found = session.execute(
-                select(Outbox, Page.state, Team.support_number)
-                .join(Team, Team.id == Outbox.team_id)
-                .outerjoin(Page, Page.id == Outbox.page_id)
-                .where(Outbox.id == outbox_id)
-            ).one_or_none()
-            if found is None or found[0].status != OutboxStatus.SENDING:
-                return
-            row, page_state, support_number = found
-            if page_state not in (None, PageState.PENDING) or (
-                row.validity and now >= outbox.expires_at(row)
-            ):
-                outbox.expire(row)  # the escalation moved on: a late page would only confuse
-                return
-            to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None
-            body = self.env.vault.decrypt(row.body_enc) if row.body_enc else None
-            if to is None or (row.channel == "sms" and body is None):
-                outbox.fail(row, "cannot decrypt (data_key changed?)")
-                return
-        try:
-            sid = self._hand_over(row, to, support_number, body, now)
-        except TransportError as exc:
-            self._failed(outbox_id, exc, to)
+        if row.page_state not in (None, PageState.PENDING) or (
+            row.validity and now >= outbox.expires_at(row)
+        ):
+            self._record(row.id, outbox.expire)  # the escalation moved on: a late page would only confuse
             return
-        with transaction(self.sessions) as session:
-            outbox.mark_sent(session, outbox_id, self.clock(), sid)
-            if self.provider_failed_at is not None:  # it answers again: what waited need not wait any longer
+        to = self.env.vault.decrypt(row.to_enc) if row.to_enc else None
+        body = self.env.vault.decrypt(row.body_enc) if row.body_enc else None
+        if to is None or (row.channel == "sms" and body is None):
+            self._record(row.id, lambda written: outbox.fail(written, "cannot decrypt (data_key changed?)"))
+            return
+        try:
+            sid = self._hand_over(row, to, row.support_number, body, now)
+        except TransportError as exc:
+            self._failed(row.id, exc, to)
+            return
+        if self.provider_failed_at is None:
+            with self.engine.begin() as connection:  # one statement: no session needed
+                outbox.mark_sent(connection, row.id, self.clock(), sid)
+        else:
+            with transaction(self.sessions) as session:
+                outbox.mark_sent(session, row.id, self.clock(), sid)
+                # It answers again: what waited need not wait any longer.
                 self.provider_failed_at = None
                 outbox.retry_waiting_now(session, self.clock())
-                self.wake()
-        log.info("sender: outbox %d (%s) handed over as %s", outbox_id, row.purpose, sid)
+            self.wake()
+        log.info("sender: outbox %d (%s) handed over as %s", row.id, row.purpose, sid)
 
-    def _hand_over(self, row: Outbox, to: str, from_: str, body: str | None, now: datetime) -> str:
+    def _record(self, outbox_id: int, outcome: Callable[[Outbox], None]) -> None:
+        """Record an outcome (expired, failed) on a claimed row."""
+        with transaction(self.sessions) as session:
+            written = session.get(Outbox, outbox_id)
+            if written is not None:
+                outcome(written)
+
+    def _hand_over(self, row: outbox.Claimed, to: str, from_: str, body: str | None, now: datetime) -> str:
         status_callback = f"{self.public_url}/twilio/status"
         if row.channel == "call":
             url = f"{self.public_url}/twilio/voice/page/{row.page_id}"

@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from callout import escalation, requests
 from callout.env import Env
@@ -39,6 +39,7 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
         .order_by(Request.step_deadline, Request.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .options(selectinload(Request.pages))  # read under the lock, for the whole group in one statement
         .execution_options(populate_existing=True)
     ).all()
     for request in due:
