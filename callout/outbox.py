@@ -68,24 +68,27 @@ def enqueue_sms(
     return row
 
 
+_INSERT = insert(Outbox)
+
+
 def enqueue_pages(
     session: Session,
     env: Env,
     now: datetime,
     request: Request,
-    pages: Sequence[tuple[Page, str]],
+    pages: Sequence[tuple[int, str]],
     body: str,
     validity: timedelta,
 ) -> None:
-    """Queue the SMS of each (page, phone) in one INSERT, valid while the step lasts (the hot path's)."""
+    """Queue the SMS of each (page id, phone) in one INSERT, valid while the step lasts (the hot path's)."""
     vault = env.vault
     session.connection().execute(
-        insert(Outbox),
+        _INSERT,
         [
             {
                 "team_id": request.team_id,
                 "request_id": request.id,
-                "page_id": page.id,
+                "page_id": page_id,
                 "channel": "sms",
                 "purpose": "page",
                 "to_enc": vault.encrypt(phone),
@@ -96,7 +99,7 @@ def enqueue_pages(
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for page, phone in pages
+            for page_id, phone in pages
         ],
     )
 

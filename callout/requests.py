@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from callout import due, durations, messages
@@ -65,16 +65,29 @@ def named(env: Env, team: Team, text: str) -> str:
     return f"{team.name}: {text}" if len(env.config.teams) > 1 else text
 
 
+# Built once, executed with each call's values: the statements of every inbound text.
+_CODE_TAKEN = (
+    select(Request.id)
+    .where(Request.team_id == bindparam("team"), Request.code == bindparam("code"), Request.status.in_(LIVE))
+    .limit(1)
+)
+_LIVE_OF = (
+    select(Request)
+    .where(
+        Request.team_id == bindparam("team"),
+        Request.contact_key == bindparam("key"),
+        Request.status.in_(bindparam("statuses", expanding=True)),
+    )
+    .order_by(Request.id.desc())
+    .limit(1)
+)
+
+
 def new_code(session: Session, team: Team) -> str:
     """Return a short code unique among the team's live requests (one indexed look per try)."""
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        taken = session.scalar(
-            select(Request.id)
-            .where(Request.team_id == team.id, Request.code == code, Request.status.in_(LIVE))
-            .limit(1)
-        )
-        if taken is None:
+        if session.scalar(_CODE_TAKEN, {"team": team.id, "code": code}) is None:
             return code
 
 
@@ -87,14 +100,8 @@ def live_request_of(
 ) -> Request | None:
     """Return this number's newest support request in statuses (by default: still paged or handled)."""
     return session.scalar(
-        select(Request)
-        .where(
-            Request.team_id == team.id,
-            Request.contact_key == env.vault.lookup_key(number),
-            Request.status.in_(statuses),
-        )
-        .order_by(Request.id.desc())
-        .limit(1)
+        _LIVE_OF,
+        {"team": team.id, "key": env.vault.lookup_key(number), "statuses": [s.value for s in statuses]},
     )
 
 
@@ -180,9 +187,13 @@ def page_member(
     timeout: timedelta,
     call_after: timedelta,
     body: str | None = None,
-) -> Page:
+) -> None:
     """Page one member (their row, or the lineup's copy) for the request's current step (see page_members)."""
-    return page_members(session, env, now, request, [member], tier, timeout, call_after, body)[0]
+    page_members(session, env, now, request, [member], tier, timeout, call_after, body)
+
+
+# Built once: the hot path executes them with its values, and SQLAlchemy's statement cache does the rest.
+_INSERT_PAGES = insert(Page).returning(Page.id, Page.member_id)
 
 
 def page_members(
@@ -195,19 +206,19 @@ def page_members(
     timeout: timedelta,
     call_after: timedelta,
     body: str | None = None,
-) -> list[Page]:
+) -> None:
     """Page members (their rows, or the lineup's copies) for the request's current step by SMS.
 
     They are called too when call_after (the team's, resolved once by the caller) is within the timeout.
     body: the pages' text, when not the usual one (a debrief's carries its note). The pages go in one
     INSERT and their texts in one more, without the unit of work: this is the hot path of every text and
-    every timeout. The pages join request.pages as loaded.
+    every timeout. request.pages is read again when next used.
     """
     if not people:
-        return []
+        return
     call_at = now + call_after if timedelta(0) < call_after < timeout else None
     written = session.connection().execute(
-        insert(Page).returning(Page.id, Page.member_id),
+        _INSERT_PAGES,
         [
             {
                 "request_id": request.id,
@@ -221,61 +232,20 @@ def page_members(
             for person in people
         ],
     )
-    ids = dict((member_id, page_id) for page_id, member_id in written)
-    pages = [
-        _loaded_page(session, ids[person.id], request, person.id, tier, now, call_at) for person in people
-    ]
-    set_committed_value(request, "pages", [*request.pages, *pages])
+    page_of = {member_id: page_id for page_id, member_id in written}
+    session.expire(request, ["pages"])
     if call_at is not None:
         due.note(session, call_at)
     text = named(
         env, request.team, body or messages.page(request.code, request.kind, durations.short(timeout))
     )
     enqueue_pages(
-        session,
-        env,
-        now,
-        request,
-        [(page, person.phone) for page, person in zip(pages, people, strict=True)],
-        text,
-        timeout,
+        session, env, now, request, [(page_of[person.id], person.phone) for person in people], text, timeout
     )
     for person in people:
         log.info(
             "request %s step %d: paging %s", request.code, request.step, logged(request, person.name, tier)
         )
-    return pages
-
-
-def _loaded_page(
-    session: Session,
-    page_id: int,
-    request: Request,
-    member_id: int,
-    tier: str,
-    now: datetime,
-    call_at: datetime | None,
-) -> Page:
-    """Return the Page just written as page_id, attached to session as loaded (no query, no flush)."""
-    page = Page(
-        id=page_id,
-        request_id=request.id,
-        member_id=member_id,
-        step=request.step,
-        tier=tier,
-        paged_at=now,
-        state=PageState.PENDING,
-        answered_at=None,
-        answer_channel=None,
-        call_at=call_at,
-        called_at=None,
-        call_status=None,
-        delivery_status=None,
-    )
-    make_transient_to_detached(page)
-    session.add(page)
-    set_committed_value(page, "request", request)
-    return page
 
 
 def close(

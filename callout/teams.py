@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callout.config import Config, TeamConfig
@@ -32,9 +32,12 @@ def sync_teams(session: Session, config: Config) -> dict[str, Team]:
     return {slug: row for slug, row in rows.items() if any(t.slug == slug for t in config.teams)}
 
 
+_BY_SLUG = select(Team).where(Team.slug == bindparam("slug"))  # built once: read by every webhook
+
+
 def get_team(session: Session, team_config: TeamConfig) -> Team:
     """Return the Team row of a configured team; raise UnknownTeam if it was never synced."""
-    team = session.scalar(select(Team).where(Team.slug == team_config.slug))
+    team = session.scalar(_BY_SLUG, {"slug": team_config.slug})
     if team is None:
         raise UnknownTeam(f"team {team_config.slug!r} is not in the database; run `callout db upgrade`")
     return team
