@@ -121,8 +121,16 @@ def options_from(args: argparse.Namespace) -> Options:
         options = replace(
             options, **{k: v for k, v in QUICK.items() if getattr(options, k) == getattr(defaults, k)}
         )
-    if args.sqlite:
-        options = replace(options, postgres=None)
+    if args.sqlite:  # SQLite serves one process: the timeouts at 300 open across 30 teams (issue 12)
+        defaults = Options()
+        scaled: dict[str, Any] = (
+            {"workers": 1, "open_requests": 300, "teams": 30} if not args.quick else {"workers": 1}
+        )
+        options = replace(
+            options,
+            postgres=None,
+            **{k: v for k, v in scaled.items() if getattr(options, k) == getattr(defaults, k)},
+        )
     return options
 
 

@@ -385,6 +385,8 @@ def _timeouts(stack: Stack, options: Options) -> list[Row]:
             fired.append(_timestamp(paged_at) - deadline)
             sending.append(times[1] - _timestamp(paged_at))
     p99 = percentile(lateness, 99)
+    # Issue 12's targets: 1,000 open across 100 teams on PostgreSQL; 300 on SQLite, which serves one process.
+    target = 0.100 if options.postgres else 0.250
     overlap = (
         "before the first deadline"
         if opening < options.ack_timeout
@@ -396,8 +398,8 @@ def _timeouts(stack: Stack, options: Options) -> list[Row]:
             f"p50 {percentile(lateness, 50):.2f} s, p99 {p99:.2f} s, max {max(lateness, default=0):.2f} s "
             f"({len(lateness)} of {count} requests across {options.teams} teams, "
             f"ack_timeout {options.ack_timeout:g} s)",
-            "p99 < 1 s",
-            met=len(lateness) == count and p99 < 1.0,
+            f"p99 < {target * 1000:.0f} ms",
+            met=len(lateness) == count and p99 < target,
             notes=(
                 "lateness = the second page's REST call reaching the fake - (request opened + ack_timeout)",
                 f"the {count} requests were opened in {opening:.1f} s ({count / opening:.0f}/s), {overlap}; "

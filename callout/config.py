@@ -50,7 +50,7 @@ class ServerConfig:
     tick: timedelta = timedelta(seconds=0.5)
     scheduler: bool = True
     max_body: int = 64 * 1024
-    senders: int = 16
+    senders: int = 48  # threads handing messages to the provider: 240 a second at 200 ms a call
 
 
 @dataclass(frozen=True)

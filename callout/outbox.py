@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
@@ -69,6 +69,23 @@ def enqueue_sms(
 
 
 _INSERT = insert(Outbox)
+_INSERT_CLAIMED = insert(Outbox).returning(Outbox.id, Outbox.page_id)
+# session.info keys: the sender that takes rows claimed by the transaction itself (`Hands`), and the rows
+# so claimed, which the runtime hands to it once the transaction commits (`Runtime.run`).
+HANDS = "callout.outbox.hands"
+CLAIMED = "callout.outbox.claimed"
+
+
+class Hands(Protocol):
+    """This process's sender, as a transaction that queues pages sees it."""
+
+    def reserve(self, wanted: int) -> int:
+        """Take up to wanted free threads for rows claimed now; return how many were taken."""
+        ...
+
+    def release(self, count: int) -> None:
+        """Give back threads taken for rows that will not be sent (their transaction rolled back)."""
+        ...
 
 
 def enqueue_pages(
@@ -80,28 +97,76 @@ def enqueue_pages(
     body: str,
     validity: timedelta,
 ) -> None:
-    """Queue the SMS of each (page id, phone) in one INSERT, valid while the step lasts (the hot path's)."""
+    """Queue the SMS of each (page id, phone), valid while the step lasts: the hot path's outbox rows.
+
+    As many as this process's sender has free threads for are claimed in this very transaction and
+    handed to it as soon as it commits: a page needs no claim of its own before its REST call (on
+    SQLite, no wait for the write lock). The rest wait in the outbox for the next claim, any process's.
+    """
     vault = env.vault
-    session.connection().execute(
-        _INSERT,
-        [
-            {
-                "team_id": request.team_id,
-                "request_id": request.id,
-                "page_id": page_id,
-                "channel": "sms",
-                "purpose": "page",
-                "to_enc": vault.encrypt(phone),
-                "body_enc": vault.encrypt(body),
-                "validity": int(validity.total_seconds()),
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for page_id, phone in pages
-        ],
-    )
+    hands: Hands | None = session.info.get(HANDS)
+    at_once = hands.reserve(len(pages)) if hands is not None else 0
+    rows: list[dict[str, Any]] = [
+        {
+            "team_id": request.team_id,
+            "request_id": request.id,
+            "page_id": page_id,
+            "channel": "sms",
+            "purpose": "page",
+            "to_enc": vault.encrypt(phone),
+            "body_enc": vault.encrypt(body),
+            "validity": int(validity.total_seconds()),
+            "status": OutboxStatus.SENDING if n < at_once else OutboxStatus.PENDING,
+            "attempts": 1 if n < at_once else 0,
+            "claimed_at": now if n < at_once else None,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for n, (page_id, phone) in enumerate(pages)
+    ]
+    connection = session.connection()
+    if at_once:
+        try:
+            written = dict(
+                (page_id, row_id) for row_id, page_id in connection.execute(_INSERT_CLAIMED, rows[:at_once])
+            )
+        except BaseException:
+            assert hands is not None
+            hands.release(at_once)
+            raise
+        session.info.setdefault(CLAIMED, []).extend(
+            Claimed(
+                written[row["page_id"]],
+                row["team_id"],
+                row["page_id"],
+                "sms",
+                "page",
+                row["to_enc"],
+                row["body_enc"],
+                row["validity"],
+                now,
+                request.team.support_number,
+                PageState.PENDING,
+            )
+            for row in rows[:at_once]
+        )
+    if rows[at_once:]:
+        connection.execute(_INSERT, rows[at_once:])
+
+
+def claimed_so_far(session: Session) -> int:
+    """Return how many rows this transaction has claimed for its sender (a mark for unclaim_since)."""
+    return len(session.info.get(CLAIMED, ()))
+
+
+def unclaim_since(session: Session, mark: int) -> None:
+    """Forget the rows claimed since mark (a savepoint that wrote them rolled back) and free their threads."""
+    claimed: list[Claimed] = session.info.get(CLAIMED, [])
+    dropped = len(claimed) - mark
+    if dropped > 0:
+        del claimed[mark:]
+        hands: Hands = session.info[HANDS]
+        hands.release(dropped)
 
 
 def notify(

@@ -13,6 +13,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from callout import outbox
 from callout.config import Config
 from callout.db import reading, transaction
 from callout.due import written_due
@@ -61,10 +62,18 @@ class Runtime:
 
         The scheduler is woken too when the transaction wrote a due time earlier than the one it waits for.
         """
-        with transaction(self.sessions) as session:
-            result = work(session, self.env, self.clock())
-            session.flush()  # what the commit would write: its due times are noted now
-            written = written_due(session)
+        claimed: list[outbox.Claimed] = []  # pages the transaction claimed for this process's sender
+        try:
+            with transaction(self.sessions) as session:
+                session.info[outbox.HANDS] = self.sender
+                session.info[outbox.CLAIMED] = claimed
+                result = work(session, self.env, self.clock())
+                session.flush()  # what the commit would write: its due times are noted now
+                written = written_due(session)
+        except BaseException:
+            self.sender.release(len(claimed))  # rolled back: none of them exists
+            raise
+        self.sender.hand(claimed)
         self.sender.wake()
         if written is not None and self.scheduler is not None:
             self.scheduler.wake_by(written)

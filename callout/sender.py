@@ -89,6 +89,39 @@ class Sender:
             self._thread.join(timeout=5)
         self._pool.shutdown(wait=True)
 
+    def reserve(self, wanted: int) -> int:
+        """Take up to wanted free threads for outbox rows a transaction claims itself; return how many.
+
+        None while the sender's loop is not running (a command, a test that sends by hand): those rows
+        wait in the outbox. The rows come back through hand() once their transaction commits, or the
+        threads through release() if it rolls back.
+        """
+        if self._thread is None or self._stop.is_set():
+            return 0
+        with self._count_lock:
+            taken = max(0, min(wanted, self.workers - self._in_flight))
+            self._in_flight += taken
+        return taken
+
+    def release(self, count: int) -> None:
+        """Give back threads reserved for rows that will not come (their transaction rolled back)."""
+        with self._count_lock:
+            self._in_flight -= count
+
+    def hand(self, rows: Sequence[outbox.Claimed]) -> None:
+        """Send rows a committed transaction claimed for this sender (their threads were reserved)."""
+        for row in rows:
+            self._pool.submit(self._send_then_drain, row)
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until no claimed row is left to hand over (or timeout seconds); tell whether none is."""
+        deadline = time.monotonic() + timeout
+        while self._in_flight > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+        return True
+
     def wake(self) -> None:
         """Ask the loop to drain now (called after a commit that queued messages)."""
         self._wake.set()

@@ -16,7 +16,7 @@ from callout import escalation, requests
 from callout.env import Env
 from callout.logsafe import described
 from callout.models import Page, PageState, Request, RequestKind, RequestStatus
-from callout.outbox import enqueue_call
+from callout.outbox import claimed_so_far, enqueue_call, unclaim_since
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
     ).all()
     for request in due:
         step = request.step
+        claimed = claimed_so_far(session)
         try:
             with session.begin_nested():  # one request that fails must not hold up the others
                 if env.configured(request.team) is None:
@@ -51,6 +52,7 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
                 else:
                     escalation.advance(session, env, now, request, expected_step=step)
         except Exception as exc:
+            unclaim_since(session, claimed)  # its pages were rolled back with it: nothing to send
             log.error(
                 "request %s: step %d could not be fired, retried next tick: %s",
                 request.code,
