@@ -309,6 +309,7 @@ def send(rt: Any) -> None:
     """Hand everything queued in the outbox to the transport, and wait for it."""
     while rt.sender.drain(wait=True):
         pass
+    rt.sender.settle()  # and what a running sender took from a transaction itself
 
 
 def last_to(rt: Any, transport: RecordingTransport, number: str) -> str:
