@@ -88,6 +88,16 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
             session.rollback()
 
 
+@contextmanager
+def reading_connection(engine: Engine) -> Iterator[Connection]:
+    """Open a bare connection for Core reads only, rolled back at the end (on SQLite without the write lock).
+
+    For a look made many times a second (the timer's), where a session's own bookkeeping is most of the cost.
+    """
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        yield connection
+
+
 def insert_new(session: Session, model: type[Any], **values: Any) -> bool:
     """Insert a row unless one with its key exists; tell whether it was inserted (one statement)."""
     statement: Any = _dialect(session).insert(model).on_conflict_do_nothing()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.orm import Session
 
 from callout.env import Env
@@ -37,7 +37,7 @@ class Due:
         return min((t for t in (self.steps, self.calls, self.debriefs) if t is not None), default=None)
 
 
-def next_due(session: Session, env: Env, now: datetime) -> Due:
+def next_due(session: Session | Connection, env: Env, now: datetime) -> Due:
     """Return when steps, calls and debriefs next fall due (past times included): one statement, mostly."""
     step = (
         select(func.min(Request.step_deadline))
@@ -67,7 +67,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _debrief_times(session: Session, env: Env) -> list[datetime]:
+def _debrief_times(session: Session | Connection, env: Env) -> list[datetime]:
     """Return when each open debrief next needs looking at: its close, its widening, its next tally."""
     rows = session.execute(
         select(

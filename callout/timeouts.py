@@ -7,7 +7,7 @@ row lock, skipping those another process holds. The caller commits, a small grou
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -19,6 +19,11 @@ from callout.models import Page, PageState, Request, RequestKind, RequestStatus
 from callout.outbox import claimed_so_far, enqueue_call, unclaim_since
 
 log = logging.getLogger(__name__)
+
+# A step or call due within AHEAD of now fires with those due now. Deadlines that close together (a burst of
+# requests opened seconds apart times out seconds apart, a few milliseconds from each other) then cost the
+# timer one wake and one transaction instead of one each; nobody can tell a page 20 ms early.
+AHEAD = timedelta(milliseconds=20)
 
 
 def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -> int:
@@ -33,7 +38,7 @@ def run_due_steps(session: Session, env: Env, now: datetime, limit: int = 500) -
         select(Request)
         .where(
             Request.status == RequestStatus.OPEN,
-            Request.step_deadline <= now,
+            Request.step_deadline <= now + AHEAD,
             Request.kind != RequestKind.DEBRIEF,
         )
         .order_by(Request.step_deadline, Request.id)
@@ -86,7 +91,7 @@ def run_due_calls(session: Session, env: Env, now: datetime, limit: int = 500) -
     due = session.scalars(
         select(Page.id)
         .join(Request, Request.id == Page.request_id)
-        .where(Page.state == PageState.PENDING, Page.call_at <= now, Page.called_at.is_(None))
+        .where(Page.state == PageState.PENDING, Page.call_at <= now + AHEAD, Page.called_at.is_(None))
         .order_by(Page.call_at, Page.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Request)

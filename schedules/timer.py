@@ -25,6 +25,7 @@ from typing import IO
 from sqlalchemy import Connection, Engine, text
 
 from callout import due
+from callout.db import reading_connection
 from callout.logsafe import described
 from callout.runtime import Runtime
 
@@ -171,7 +172,8 @@ class Timer:
         fired_at = self.rt.clock()
         try:
             self.fire(self.rt, self._due)
-            self._due = self.rt.read(due.next_due)
+            with reading_connection(self.rt.engine) as connection:  # a bare connection: the look is frequent
+                self._due = due.next_due(connection, self.rt.env, self.rt.clock())
         except Exception as exc:  # the database may be away for a while; try again a poll later
             log.error("timer: %s", described(exc))
             self._due = None
