@@ -1,9 +1,10 @@
 """The escalation engine: page in rotation, move on, fall back, accept exactly once, hand back.
 
-Every step is claimed with a conditional update on (request, step), so a timeout, a decline and a
-second process racing for the same request advance it exactly once. Everything else that changes a
-request or its pages first takes the request's row lock (`requests.lock`). The caller commits. What the
-timer fires (due steps and page calls) is in `timeouts`; a request's record and its lock, in `requests`.
+Everything that changes a request or its pages first takes the request's row lock (`requests.lock`, or
+the timer's claim of due requests), and a step moves on only from the step it read (`advance`), so a
+timeout, a decline and a second process racing for the same request advance it exactly once. The caller
+commits. What the timer fires (due steps and page calls) is in `timeouts`; a request's record and its
+lock, in `requests`.
 
 Over 400 lines because accept, decline, release and exhaustion each say what is true to the member (a
 pass after a YES, nobody left to page), and those answers read best beside the engine that decides them.

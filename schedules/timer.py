@@ -126,7 +126,10 @@ class Timer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._target: datetime | None = None  # when the sleeping timer means to fire next
-        self._due: due.Due | None = None  # what the last look found (None: look at every kind of work)
+        self._due: due.Due | None = None  # what the last look found (None: fire every kind of work)
+        # Set by another thread (wake_by) when it committed work the last look did not see; read and cleared
+        # by the timer's own thread only, so neither ever sees the other's half-made change.
+        self._stale = threading.Event()
         self._leading = False  # a follower is not woken by what this process writes: it has no work
         self._thread: threading.Thread | None = None
 
@@ -153,7 +156,7 @@ class Timer:
         """Wake the timer if when (a due time just committed) comes before the time it sleeps until."""
         target = self._target
         if self._leading and when is not None and (target is None or when < target):
-            self._due = None  # the last look did not see it: fire every kind of work
+            self._stale.set()  # the last look did not see it: fire every kind of work
             self._wake.set()
 
     def _loop(self) -> None:
@@ -164,21 +167,30 @@ class Timer:
                 self._wake.wait(HANDOVER_POLL)
                 self._wake.clear()
                 continue
-            self._wait(self._cycle())
+            try:
+                pause = self._cycle()
+            except Exception as exc:  # a bug must not end the thread: the lead would be held and nothing fire
+                log.error("timer: a cycle failed; trying again a poll later: %s", described(exc))
+                self._due = None
+                pause = self.poll
+            self._wait(pause)
 
     def _cycle(self) -> float:
         """Fire what is due now; return how long to sleep before the next due time (at most a poll)."""
         self._wake.clear()  # what is committed from here on is seen by the look below, or wakes us again
+        stale = self._stale.is_set()
+        self._stale.clear()
         fired_at = self.rt.clock()
         try:
-            self.fire(self.rt, self._due)
+            self.fire(self.rt, None if stale else self._due)
             with reading_connection(self.rt.engine) as connection:  # a bare connection: the look is frequent
-                self._due = due.next_due(connection, self.rt.env, self.rt.clock())
+                looked = due.next_due(connection, self.rt.env, self.rt.clock())
         except Exception as exc:  # the database may be away for a while; try again a poll later
             log.error("timer: %s", described(exc))
             self._due = None
             return self.poll
-        nxt = self._target = self._due.earliest
+        self._due = looked
+        nxt = self._target = looked.earliest
         if nxt is None or nxt <= fired_at:  # nothing due, or work that was due and failed: a poll later
             return self.poll
         return min(max((nxt - self.rt.clock()).total_seconds() + EARLY, 0.0), self.poll)

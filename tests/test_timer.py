@@ -114,6 +114,58 @@ def test_the_timer_fires_at_the_deadline_and_sleeps_until_the_next(
     assert fired == [NOW, NOW + timedelta(minutes=2, seconds=-0.1)]
 
 
+def test_work_committed_while_the_timer_looks_is_fired_whole_at_its_next_cycle(
+    rt: Any, twilio: TwilioClient, roster: dict[str, Member], clock: Clock
+) -> None:
+    # Another thread commits an earlier deadline while the timer fires: the cycle ends on its own look (it
+    # once read a look that thread had just cleared, and the timer's thread died holding the lead).
+    twilio.sms(REQUESTER, "help")
+    send(rt)
+    hints: list[due.Due | None] = []
+    timer = Timer(rt, lambda rt, hint: hints.append(hint), Leadership(rt.engine))
+    timer._leading = True
+
+    def fire_while_another_commits(rt: Any, hint: due.Due | None) -> None:
+        hints.append(hint)
+        timer.wake_by(NOW)  # earlier than anything the timer waits for
+
+    timer.fire = fire_while_another_commits
+    assert timer._cycle() == rt.config.server.tick.total_seconds()
+    assert timer._due is not None and timer._target == NOW + timedelta(minutes=2)
+    timer.fire = lambda rt, hint: hints.append(hint)
+    timer._cycle()
+    assert hints[0] is None  # the first cycle has no look yet: every kind of work
+    assert hints[1] is None  # woken for work its look did not see: every kind again, not the stale look
+    timer._cycle()
+    assert hints[2] is not None  # nothing new since: only the kinds of work due
+
+
+def test_a_cycle_that_fails_unexpectedly_does_not_end_the_timer(
+    rt: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    cycles: list[int] = []
+    timer = Timer(rt, lambda rt, hint: None, Leadership(rt.engine))
+    timer.poll = 0.01
+
+    def cycle() -> float:
+        cycles.append(1)
+        if len(cycles) == 1:
+            raise AttributeError("a bug")
+        return 0.01
+
+    timer._cycle = cycle  # type: ignore[method-assign]
+    timer.start()
+    try:
+        for _ in range(500):
+            if len(cycles) >= 3:
+                break
+            threading.Event().wait(0.01)
+        assert len(cycles) >= 3 and timer.running
+    finally:
+        timer.shutdown()
+    assert "a cycle failed" in caplog.text
+
+
 def test_a_step_that_keeps_failing_is_retried_a_tick_later_not_in_a_busy_loop(
     rt: Any, twilio: TwilioClient, roster: dict[str, Member], clock: Clock
 ) -> None:
