@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,12 +89,6 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """Callout: the phone line of a police peer support team."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:  # migrations and the scheduler talk a lot; their INFO lines are noise on the console
-        for name in ("alembic", "apscheduler"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    service.configure_logging(verbose)
     ctx.obj = Context(config_path)
     ctx.call_on_close(ctx.obj.close)

@@ -149,11 +149,27 @@ def start(rt: Runtime, *, scheduler: bool | None = None) -> None:
         rt.scheduler = start_scheduler(rt)
 
 
+def configure_logging(verbose: bool = False) -> None:
+    """Log to stderr, a line each, INFO and up (DEBUG with verbose), unless the process set up logging itself.
+
+    The command line calls it, and so does the app gunicorn serves (`wsgi_app`): without it a gunicorn worker
+    logs warnings only, and the operator cannot follow a request ("request K7QD opened", "paging a peer").
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:  # migrations and the scheduler talk a lot; their INFO lines are noise
+        for name in ("alembic", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def wsgi_app(config: Config | None = None, *, transport: Transport | None = None) -> Flask:
     """Return the web app of a whole service process, sender and scheduler started (what gunicorn serves).
 
     Loads the configuration when none is given; a bad one, or a start that fails, exits with its message.
     """
+    configure_logging()
     try:
         rt = build(load_config() if config is None else config, transport=transport)
     except ConfigError as exc:

@@ -83,13 +83,41 @@ def test_create_app_without_a_runtime_is_the_whole_service_gunicorn_serves(
     server = {"public_url": "https://peer.example.org", "database_url": database_url}
     write_config(path, {"server": server, "privacy": {"data_key": DATA_KEY}}, [team_table()])
     monkeypatch.setenv("CALLOUT_CONFIG", str(path))
+    import service
+
+    configured: list[bool] = []
+    monkeypatch.setattr(service, "configure_logging", lambda: configured.append(True))
     app = create_app()  # gunicorn's `webhooks:create_app()`: the configuration from the environment
+    assert configured == [True]  # its INFO lines reach gunicorn's stderr
     rt = app.extensions["callout"]
     try:
         assert rt.config.path == path and rt.scheduler is not None and rt.scheduler.running
         assert app.test_client().get("/healthz").status_code == 200  # migrated, the scheduler running
     finally:
         rt.close()
+
+
+def test_the_app_gunicorn_serves_logs_info_lines_unless_logging_was_set_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    import service
+
+    root = logging.getLogger()
+    level = root.level
+    try:
+        monkeypatch.setattr(root, "handlers", [])  # a gunicorn worker: nothing set up the root logger
+        root.setLevel(logging.WARNING)
+        service.configure_logging()
+        assert root.level == logging.INFO and len(root.handlers) == 1
+        mine = logging.StreamHandler()
+        monkeypatch.setattr(root, "handlers", [mine])  # --log-config, say: the operator's setup stands
+        root.setLevel(logging.ERROR)
+        service.configure_logging()
+        assert root.handlers == [mine] and root.level == logging.ERROR
+    finally:
+        root.setLevel(level)
 
 
 def test_a_bad_roster_file_stops_start_up_with_its_problems(
