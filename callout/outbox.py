@@ -330,9 +330,9 @@ def retry_later(row: Outbox, now: datetime, error: str, retry_after: float | Non
     return True
 
 
-def retry_waiting_now(session: Session, now: datetime) -> int:
+def retry_waiting_now(bind: Session | Connection, now: datetime) -> int:
     """Bring forward the retries of every row waiting on a provider failure (the provider answers again)."""
-    result = session.execute(
+    result = bind.execute(
         update(Outbox)
         .where(Outbox.status == OutboxStatus.PENDING, Outbox.error.is_not(None), Outbox.next_attempt_at > now)
         .values(next_attempt_at=now)

@@ -30,7 +30,7 @@ LIVE = (RequestStatus.OPEN, RequestStatus.ACCEPTED, RequestStatus.EXHAUSTED)
 
 
 class Paged(Protocol):
-    """Whom page_member pages: an ORM Member, or the lineup's copy of one (`lineup.Person`)."""
+    """Whom page_members pages: an ORM Member, or the lineup's copy of one (`lineup.Person`)."""
 
     @property
     def id(self) -> int: ...
@@ -175,21 +175,6 @@ def tell_requester(session: Session, env: Env, now: datetime, request: Request, 
     contact = contact_of(env, request)
     if contact and request.kind == RequestKind.SUPPORT:
         enqueue_sms(session, env, now, request.team, contact, text, purpose="requester", request=request)
-
-
-def page_member(
-    session: Session,
-    env: Env,
-    now: datetime,
-    request: Request,
-    member: Paged,
-    tier: str,
-    timeout: timedelta,
-    call_after: timedelta,
-    body: str | None = None,
-) -> None:
-    """Page one member (their row, or the lineup's copy) for the request's current step (see page_members)."""
-    page_members(session, env, now, request, [member], tier, timeout, call_after, body)
 
 
 # Built once: the hot path executes them with its values, and SQLAlchemy's statement cache does the rest.

@@ -272,15 +272,13 @@ class Sender:
         except TransportError as exc:
             self._failed(row.id, exc, to)
             return
-        if self.provider_failed_at is None:
-            with self.engine.begin() as connection:  # one statement: no session needed
-                outbox.mark_sent(connection, row.id, self.clock(), sid)
-        else:
-            with transaction(self.sessions) as session:
-                outbox.mark_sent(session, row.id, self.clock(), sid)
-                # It answers again: what waited need not wait any longer.
+        recovered = self.provider_failed_at is not None
+        with self.engine.begin() as connection:  # a statement or two: no session needed
+            outbox.mark_sent(connection, row.id, self.clock(), sid)
+            if recovered:  # it answers again: what waited need not wait any longer
                 self.provider_failed_at = None
-                outbox.retry_waiting_now(session, self.clock())
+                outbox.retry_waiting_now(connection, self.clock())
+        if recovered:
             self.wake()
         log.info("sender: outbox %d (%s) handed over as %s", row.id, row.purpose, sid)
 

@@ -1,6 +1,6 @@
 """TEST: a member asks for a test page (or the director sends one from the console), paged like a real one.
 
-A test is a request of kind "test" paged to the member alone by `requests.page_member`: the text at once,
+A test is a request of kind "test" paged to the member alone by `requests.page_members`: the text at once,
 the call after `call_after` (the same job places it), `ack_timeout` to answer. Their `1`, by text or on the
 call, confirms it and records the time on the member (`callout roster list` shows it). Unanswered after
 `ack_timeout` it ends, and the member is told (if the text got through, that says the call or their
@@ -13,14 +13,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from itertools import groupby
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callout import durations, messages, requests
 from callout.env import Env
-from callout.models import Channel, ClosedReason, Member, PageState, Request, RequestKind, RequestStatus, Team
+from callout.models import Channel, ClosedReason, Member, PageState, Request, RequestKind, RequestStatus
 from callout.outbox import notify
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def send(session: Session, env: Env, now: datetime, member: Member) -> Started:
     )
     session.add(request)
     session.flush()
-    requests.page_member(session, env, now, request, member, "test", policy.ack_timeout, policy.call_after)
+    requests.page_members(session, env, now, request, [member], "test", policy.ack_timeout, policy.call_after)
     log.info("test %s: paging %s", request.code, member.name)
     return Started(Outcome.PAGED, request.code)
 
@@ -136,41 +135,40 @@ def run_due(session: Session, env: Env, now: datetime) -> int:
     waiting = session.scalars(
         select(Request)
         .where(Request.kind == RequestKind.TEST, Request.status == RequestStatus.OPEN)
-        .order_by(Request.team_id, Request.id)
+        .order_by(Request.id)
     ).all()
-    for team_id, requests_of_team in groupby(waiting, key=lambda r: r.team_id):
-        team = session.get(Team, team_id)
-        configured = env.configured(team) if team is not None else None
+    for request in waiting:
+        configured = env.configured(request.team)
         if configured is None:
             continue
         timeout = configured.escalation.ack_timeout
-        due = [r for r in requests_of_team if r.opened_at <= now - timeout]
-        for request in due:
-            claimed = session.execute(
-                update(Request)
-                .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
-                .values(
-                    status=RequestStatus.CLOSED,
-                    closed_at=now,
-                    closed_reason=ClosedReason.UNANSWERED,
-                    purge_at=now + env.config.privacy.purge_after,
-                )
-                .execution_options(synchronize_session=False)
+        if request.opened_at > now - timeout:
+            continue
+        claimed = session.execute(
+            update(Request)
+            .where(Request.id == request.id, Request.status == RequestStatus.OPEN)
+            .values(
+                status=RequestStatus.CLOSED,
+                closed_at=now,
+                closed_reason=ClosedReason.UNANSWERED,
+                purge_at=now + env.config.privacy.purge_after,
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-            session.refresh(request)
-            for page in request.pages:
-                if page.state == PageState.PENDING:
-                    page.state = PageState.TIMEOUT
-            if request.initiator is not None:
-                notify(
-                    session,
-                    env,
-                    now,
-                    request.initiator,
-                    messages.test_unanswered(request.code, durations.short(timeout)),
-                )
-                log.info("test %s: %s did not confirm it", request.code, request.initiator.name)
-            ended += 1
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.refresh(request)
+        for page in request.pages:
+            if page.state == PageState.PENDING:
+                page.state = PageState.TIMEOUT
+        if request.initiator is not None:
+            notify(
+                session,
+                env,
+                now,
+                request.initiator,
+                messages.test_unanswered(request.code, durations.short(timeout)),
+            )
+            log.info("test %s: %s did not confirm it", request.code, request.initiator.name)
+        ended += 1
     return ended
