@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from callout.due import note_due
 from callout.lineup import note_roster_write
+from callout.quiet import committed, rolled_back
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The PostgreSQL advisory lock that lets one process at a time migrate the schema, sync the teams and import
@@ -63,10 +64,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory bound to engine; its sessions note the due times and rosters they write."""
+    """Return the session factory bound to engine.
+
+    Its sessions note the due times and the rosters they write, and keep what `callout.quiet` noted once
+    they commit.
+    """
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "after_flush", note_due)
     event.listen(factory, "after_flush", note_roster_write)
+    event.listen(factory, "after_commit", committed)
+    event.listen(factory, "after_rollback", rolled_back)
     return factory
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from callout import messages, notices, privacy, requests, rotation, voice
+from callout import messages, notices, privacy, quiet, requests, rotation, voice
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import (
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 HANDOFF_GRACE = timedelta(hours=1)  # after downtime, a handoff notice later than this is no longer news
 COVERAGE_DAYS = 2
+COVERAGE_SCAN = "coverage"  # the coverage check's notes in `Env.quiet`
 
 
 def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
@@ -129,6 +130,13 @@ def coverage_warnings(session: Session, env: Env, now: datetime) -> int:
         team_config = env.configured(team)
         if team_config is None:
             continue
+        # Within a shift a check finds nothing new while the roster stays the same (an AWAY only ends):
+        # the team is worked out again at the next handoff, or when its roster changes.
+        key = quiet.team_key(team, tuple(team_config.escalation.fallback))
+        if env.quiet.passes(COVERAGE_SCAN, team, key, now):
+            continue
+        next_shift = rotation.shift_start(team, rotation.shift_of(team, now) + timedelta(days=1))
+        env.quiet.note(session, COVERAGE_SCAN, team, key, now, next_shift)
         gaps = rotation.uncovered(session, team, now, COVERAGE_DAYS, team_config.escalation.fallback)
         new = [
             gap

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callout import messages, rotation, shifts
+from callout import messages, quiet, rotation, shifts
 from callout.db import insert_new
 from callout.env import Env
 from callout.models import Cover, CoverState, JobRun, Member, Team
@@ -49,28 +49,41 @@ def notice_window(env: Env, team: Team) -> timedelta | None:
     return configured.shift_notice
 
 
+SCAN = "shift-notice"
+LOOK = timedelta(days=1)  # how far past its window the scan looks for when a team next has a heads-up due
+
+
 def shift_notices(session: Session, env: Env, now: datetime) -> int:
     """Text each member the heads-up of their coming stretches as primary, each once; return how many.
 
-    One process scans each minute (a heads-up needs no more precision; the scan costs a few milliseconds a
-    team): the housekeeping of the others, every 15 seconds, finds the minute claimed and does nothing.
+    One process scans each minute (a heads-up needs no more precision): the housekeeping of the others,
+    every 15 seconds, finds the minute claimed and does nothing. A team is worked out only when its next
+    heads-up falls due or its roster, its open covers or its anchor changed (`callout.quiet`); the other
+    teams cost a look at their row.
     """
     minute = now.replace(second=0, microsecond=0)
     if not insert_new(session, JobRun, name="shift-notice-scan", key=minute.isoformat(), ran_at=now):
         return 0
+    asking = _asking(session)
     sent = 0
     for team in session.scalars(select(Team)).all():
         ahead = notice_window(env, team)
         if ahead is None:
             continue
+        key = quiet.team_key(team, ahead, asking.get(team.id, frozenset()))
+        if env.quiet.passes(SCAN, team, key, now):
+            continue
         rotation.ensure_anchor(session, team, now)  # what the heads-ups say must stay true tomorrow
-        asking = _asking(session, team)
-        for shift in shifts.team_shifts(session, team, now, now + ahead + timedelta(microseconds=1), now):
+        next_due = now + LOOK
+        for shift in shifts.team_shifts(session, team, now, now + ahead + LOOK, now):
             for stretch in shift.stretches:
                 member = stretch.primary
-                if member is None or stretch.end <= now or stretch.start - ahead > now:
+                if member is None or stretch.end <= now:
                     continue
-                if (member.id, stretch.start) in asking:
+                if stretch.start - ahead > now:
+                    next_due = min(next_due, stretch.start - ahead)
+                    continue
+                if (member.id, stretch.start) in asking.get(team.id, ()):
                     continue  # they asked for cover: the cover tells them (taken, or not by the start)
                 if not claim(session, now, team, member, stretch.start):
                     continue
@@ -79,17 +92,22 @@ def shift_notices(session: Session, env: Env, now: datetime) -> int:
                 )
                 log.info("shift notice: %s for %s from %s", member.name, team.slug, stretch.start.isoformat())
                 sent += 1
+        key = quiet.team_key(
+            team, ahead, asking.get(team.id, frozenset())
+        )  # anchoring it may have changed it
+        env.quiet.note(session, SCAN, team, key, now, next_due)
     return sent
 
 
-def _asking(session: Session, team: Team) -> set[tuple[int, datetime]]:
-    """Return (asker id, start) of the team's open covers: their askers hear from the cover instead."""
+def _asking(session: Session) -> dict[int, frozenset[tuple[int, datetime]]]:
+    """Return (asker id, start) of the open covers by team: their askers hear from the cover instead."""
+    found: dict[int, set[tuple[int, datetime]]] = {}
     rows = session.execute(
-        select(Cover.asker_id, Cover.starts_at).where(
-            Cover.team_id == team.id, Cover.state == CoverState.OPEN
-        )
-    ).all()
-    return {(asker, start) for asker, start in rows}
+        select(Cover.team_id, Cover.asker_id, Cover.starts_at).where(Cover.state == CoverState.OPEN)
+    )
+    for team_id, asker, start in rows:
+        found.setdefault(team_id, set()).add((asker, start))
+    return {team_id: frozenset(pairs) for team_id, pairs in found.items()}
 
 
 def _times(team: Team, stretch: Stretch, now: datetime) -> tuple[str, str, bool]:

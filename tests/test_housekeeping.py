@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callout import rotation
 from callout.away import UNTIL_BACK
 from callout.config import Config
 from callout.env import make_env
 from callout.housekeeping import claim_run, coverage_warnings
-from callout.models import Outbox, Team
-from tests.conftest import make_member
+from callout.models import Member, Outbox, Team
+from tests.conftest import Clock, RecordingTransport, make_member, send
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -75,3 +78,41 @@ def test_the_coverage_warning_is_one_text_with_the_running_shift_first_marked_no
         env.vault.decrypt(notices[1].body_enc or "") or ""
     )
     assert coverage_warnings(session, env, later + timedelta(minutes=10)) == 0
+
+
+def test_the_coverage_check_passes_a_team_by_until_the_next_handoff_or_a_roster_change(
+    rt: Any, clock: Clock, transport: RecordingTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with rt.sessions() as session, session.begin():
+        team = session.scalar(select(Team))
+        make_member(session, team, "Rivera", away_until=clock.now + timedelta(days=30))
+        make_member(session, team, "Dr. Patel", role="psychologist")
+        director = make_member(session, team, "Lt. Nguyen", role="director")
+    looked: list[datetime] = []
+    uncovered = rotation.uncovered
+
+    def counting(session: Session, team: Team, now: datetime, *args: Any) -> Any:
+        looked.append(now)
+        return uncovered(session, team, now, *args)
+
+    monkeypatch.setattr(rotation, "uncovered", counting)
+    assert rt.run(coverage_warnings) == 3  # Tue 10:00 in Odessa: today's shift, Wednesday's, Thursday's
+    for _ in range(3):
+        clock.advance(minutes=10)
+        assert rt.run(coverage_warnings) == 0
+    assert len(looked) == 1  # nothing new can appear before the next handoff while the roster stays
+    clock.now = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)  # Wed 07:00: Friday's shift comes into view
+    assert rt.run(coverage_warnings) == 1
+    assert len(looked) == 2
+
+    def psychologist_away(session: Session, env: Any, now: datetime) -> None:
+        patel = session.scalar(select(Member).where(Member.name == "Dr. Patel"))
+        patel.away_since, patel.away_until = now, UNTIL_BACK
+
+    rt.run(psychologist_away)
+    clock.advance(minutes=10)
+    assert rt.run(coverage_warnings) == 3  # the roster changed: looked at again, every gap lacks both now
+    assert len(looked) == 3
+    send(rt)
+    told = transport.to(director.phone)
+    assert len(told) == 3 and "no peer or psychologist available" in told[-1]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 import schedules
-from callout import messages, notices, rotation
+from callout import messages, notices, rotation, shifts
 from callout.housekeeping import handoff_notices
 from callout.models import Member, Request, Team
 from callout.segments import segments
@@ -209,6 +209,79 @@ def test_a_missed_heads_up_goes_late_while_the_shift_lasts(
         "Odessa PD Peer Support: you're on call now, until Thu 12 Mar 07:00 CDT: first to be paged."
     ]
     assert transport.to(team["rivera"].phone) == []  # Rivera's shift is over: no late notice for it
+
+
+def _counting_team_shifts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the teams whose shifts are worked out (by any caller) from now on."""
+    worked_out: list[str] = []
+    team_shifts = shifts.team_shifts
+
+    def counting(session: Any, team: Team, *args: Any) -> Any:
+        worked_out.append(team.slug)
+        return team_shifts(session, team, *args)
+
+    monkeypatch.setattr(shifts, "team_shifts", counting)
+    return worked_out
+
+
+def test_the_heads_up_scan_passes_a_team_by_until_its_next_heads_up_is_due(
+    rt: Any,
+    transport: RecordingTransport,
+    team: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worked_out = _counting_team_shifts(monkeypatch)
+    assert rt.run(notices.shift_notices) == 1  # Tue 10:00: Rivera, on call now
+    assert worked_out == ["odessa"]
+    for _ in range(3):
+        clock.advance(minutes=1)
+        assert rt.run(notices.shift_notices) == 0
+    clock.now = WEDNESDAY - timedelta(hours=12, minutes=1)
+    assert rt.run(notices.shift_notices) == 0
+    assert worked_out == ["odessa"]  # nothing due until Park's heads-up, 12 hours before Wednesday's shift
+    clock.now = WEDNESDAY - timedelta(hours=12)
+    assert rt.run(notices.shift_notices) == 1
+    assert worked_out == ["odessa", "odessa"]
+    send(rt)
+    assert transport.to(team["park"].phone)[0].startswith("Odessa PD Peer Support: heads-up, you're on call")
+
+
+def test_the_heads_up_scan_looks_again_when_the_roster_changes_by_any_path(
+    rt: Any, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    rt.run(notices.shift_notices)
+    clock.advance(minutes=1)
+    assert rt.run(notices.shift_notices) == 0
+
+    def override(session: Any, env: Any, now: datetime) -> None:  # not through told_of_changes
+        row = session.scalar(select(Team))
+        moss = session.get(Member, team["moss"].id)
+        rotation.add_override(session, row, moss, now + timedelta(hours=1), WEDNESDAY, now)
+
+    rt.run(override)
+    clock.advance(minutes=1)
+    assert rt.run(notices.shift_notices) == 1
+    send(rt)
+    assert transport.to(team["moss"].phone) == [
+        "Odessa PD Peer Support: heads-up, you're on call from Tue 10 Mar 11:01 CDT to Wed 11 Mar 07:00 CDT:"
+        " first to be paged. Can't? Text COVER."
+    ]
+
+
+def test_a_heads_up_scan_that_rolls_back_is_not_remembered_as_done(
+    rt: Any, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    def fails(session: Any, env: Any, now: datetime) -> None:
+        assert notices.shift_notices(session, env, now) == 1
+        raise RuntimeError("the database went away before the commit")
+
+    with pytest.raises(RuntimeError):
+        rt.run(fails)
+    clock.advance(minutes=1)
+    assert rt.run(notices.shift_notices) == 1  # this process looks again: nothing was sent
+    send(rt)
+    assert len(transport.to(team["rivera"].phone)) == 1
 
 
 @pytest.mark.parametrize(
