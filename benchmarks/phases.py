@@ -148,7 +148,7 @@ def _steady(stack: Stack, options: Options) -> list[Row]:
     _wait_for_outbox(stack, timeout=180)
     messages = stack.fake.messages()
     span, cpu = meter.stop()
-    first_page, notes = _first_page_delays(stack, opened, messages, options.latency)
+    first_page, notes = _first_page_delays(stack, opened, messages)
     return [
         _inbound_row(sent, options, span, cpu, len(messages)),
         _first_page_row(first_page, len(opened), notes),
@@ -196,7 +196,7 @@ def _cpus() -> int:
 
 
 def _first_page_delays(
-    stack: Stack, opened: list[Sent], messages: list[dict[str, Any]], latency: float
+    stack: Stack, opened: list[Sent], messages: list[dict[str, Any]]
 ) -> tuple[list[float], list[str]]:
     """Return, per requester, seconds from their first text's slot to their first page reaching the fake.
 
@@ -211,7 +211,7 @@ def _first_page_delays(
     by_contact: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     for request_id, key, number, code in requests:
         by_contact[key].append((request_id, number, code))
-    arrivals = _page_arrivals(messages, latency)
+    arrivals = _page_arrivals(messages)
     delays = []
     missing: list[int] = []
     for s in opened:
@@ -305,11 +305,11 @@ def _debrief(
     def debrief_pages(messages: list[dict[str, Any]]) -> list[float]:
         """Return when each debrief page reached the fake."""
         return [
-            float(m["received_at"]) - options.latency
+            float(m["arrived_at"])
             for m in messages
             if m.get("To") in peers
             and DEBRIEF_PAGE.search(str(m.get("Body", "")))
-            and m["received_at"] > started
+            and m["arrived_at"] > started
         ]
 
     messages = _wait_for(stack, lambda ms: len(debrief_pages(ms)) >= len(peers), timeout=60)
@@ -364,7 +364,7 @@ def _timeouts(stack: Stack, options: Options) -> list[Row]:
 
     def second_pages(messages: list[dict[str, Any]]) -> int:
         """Count the requests whose second page has arrived."""
-        return sum(1 for times in _page_arrivals(messages, 0).values() if len(times) >= 2)
+        return sum(1 for times in _page_arrivals(messages).values() if len(times) >= 2)
 
     wait = options.ack_timeout + 60
     messages = _wait_for(stack, lambda ms: second_pages(ms) >= opened, timeout=wait)
@@ -375,7 +375,7 @@ def _timeouts(stack: Stack, options: Options) -> list[Row]:
         " JOIN teams t ON t.id = r.team_id JOIN pages p ON p.request_id = r.id AND p.step = 2"
         " WHERE r.kind = 'support'",
     )
-    arrivals = _page_arrivals(messages, options.latency)
+    arrivals = _page_arrivals(messages)
     lateness, fired, sending = [], [], []
     for number, code, opened_at, paged_at in requests:
         times = arrivals.get((number, code), [])
@@ -449,21 +449,16 @@ def _wait_for_pages(
     stack: Stack, done: Callable[[dict[Any, Any]], bool], timeout: float
 ) -> list[dict[str, Any]]:
     """Poll until done(first pages by (support number, code)) or timeout; return the messages."""
-    return _wait_for(stack, lambda messages: done(_page_arrivals(messages, 0)), timeout)
+    return _wait_for(stack, lambda messages: done(_page_arrivals(messages)), timeout)
 
 
-def _page_arrivals(messages: list[dict[str, Any]], latency: float) -> dict[tuple[str, str], list[float]]:
-    """Return when each request's pages reached the fake, by (support number, code), earliest first.
-
-    The fake records received_at after sleeping its latency: the call itself arrived latency earlier.
-    """
+def _page_arrivals(messages: list[dict[str, Any]]) -> dict[tuple[str, str], list[float]]:
+    """Return when each request's pages reached the fake (before its latency), by (support number, code)."""
     arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
     for message in messages:
         match = PAGE.search(str(message.get("Body", "")))
         if match:
-            arrivals[(str(message.get("From")), match.group(1))].append(
-                float(message["received_at"]) - latency
-            )
+            arrivals[(str(message.get("From")), match.group(1))].append(float(message["arrived_at"]))
     for times in arrivals.values():
         times.sort()
     return arrivals

@@ -174,7 +174,7 @@ class FakeProcess:
             return False
 
     def messages(self) -> list[dict[str, Any]]:
-        """Return every message the fake received (form fields, sid, received_at)."""
+        """Return every message the fake received (form fields, sid, arrived_at, received_at)."""
         response = requests.get(self.base_url + "/_fake/records", timeout=60)
         response.raise_for_status()
         messages: list[dict[str, Any]] = response.json()["messages"]

@@ -15,7 +15,7 @@ from email.utils import formatdate
 from typing import Any
 
 import requests
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -105,13 +105,13 @@ class FakeTwilio:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """Return the messages created so far (form fields plus sid and received_at)."""
+        """Return the messages created so far (form fields plus sid, arrived_at and received_at: before and after the latency)."""
         with self._lock:
             return list(self._messages)
 
     @property
     def calls(self) -> list[dict[str, Any]]:
-        """Return the calls created so far (form fields plus sid and received_at)."""
+        """Return the calls created so far (form fields plus sid, arrived_at and received_at: before and after the latency)."""
         with self._lock:
             return list(self._calls)
 
@@ -205,6 +205,7 @@ class FakeTwilio:
             """Authenticate, wait, and inject the faults asked for."""
             if request.path.startswith("/_fake/"):
                 return None
+            g.arrived_at = time.time()  # before the latency: when the call reached Twilio
             auth = request.authorization
             if auth is None or (auth.username, auth.password) != (self.account_sid, self.auth_token):
                 return _error(401, 20003, "Authentication Error - invalid username")
@@ -233,7 +234,7 @@ class FakeTwilio:
             fields: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in request.form.lists()}
             sid = prefix + secrets.token_hex(16)
             with self._lock:
-                into.append({**fields, "sid": sid, "received_at": time.time()})
+                into.append({**fields, "sid": sid, "arrived_at": g.arrived_at, "received_at": time.time()})
             service = fields.get("MessagingServiceSid")
             body = {
                 "sid": sid,
