@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 HANDOFF_GRACE = timedelta(hours=1)  # after downtime, a handoff notice later than this is no longer news
 COVERAGE_DAYS = 2
 COVERAGE_SCAN = "coverage"  # the coverage check's notes in `Env.quiet`
+# The outbox states a message never leaves: one of them, once purge_after old, is forgotten.
+DONE_WITH = (
+    OutboxStatus.SENT,
+    OutboxStatus.DELIVERED,
+    OutboxStatus.UNDELIVERED,
+    OutboxStatus.FAILED,
+    OutboxStatus.EXPIRED,
+)
 
 
 def claim_run(session: Session, now: datetime, name: str, key: str) -> bool:
@@ -222,9 +230,7 @@ def forget_old_traffic(session: Session, now: datetime, purge_after: timedelta) 
     session.execute(
         delete(Outbox).where(
             Outbox.request_id.is_(None),
-            Outbox.status.in_(
-                (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.EXPIRED)
-            ),
+            Outbox.status.in_(DONE_WITH),
             Outbox.created_at < now - purge_after,
         )
     )

@@ -13,8 +13,8 @@ from callout import rotation
 from callout.away import UNTIL_BACK
 from callout.config import Config
 from callout.env import make_env
-from callout.housekeeping import claim_run, coverage_warnings
-from callout.models import Member, Outbox, Team
+from callout.housekeeping import claim_run, coverage_warnings, purge
+from callout.models import Member, Outbox, OutboxStatus, Team
 from tests.conftest import Clock, RecordingTransport, make_member, send
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -116,3 +116,28 @@ def test_the_coverage_check_passes_a_team_by_until_the_next_handoff_or_a_roster_
     send(rt)
     told = transport.to(director.phone)
     assert len(told) == 3 and "no peer or psychologist available" in told[-1]
+
+
+def test_the_purge_forgets_old_notices_whatever_became_of_them_but_not_those_still_to_send(
+    session: Session, team: Team, config: Config
+) -> None:
+    env = make_env(config)
+    old = NOW - config.privacy.purge_after - timedelta(minutes=1)
+    for status in OutboxStatus:
+        session.add(
+            Outbox(
+                team_id=team.id,
+                channel="sms",
+                purpose="notice",
+                to_enc=env.vault.encrypt("+14325550101"),
+                body_enc=env.vault.encrypt(f"a notice that ended {status}"),
+                status=status,
+                next_attempt_at=old,
+                created_at=old,
+            )
+        )
+    session.commit()
+    purge(session, env, NOW)
+    session.commit()
+    left = session.scalars(select(Outbox.status)).all()
+    assert sorted(left) == sorted([OutboxStatus.PENDING, OutboxStatus.SENDING])  # still to go, or going
