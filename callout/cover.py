@@ -257,6 +257,8 @@ def take(session: Session, env: Env, now: datetime, member: Member, request: Req
     if not _still_theirs(session, team, cover, now):
         _moot(session, env, now, request, cover, answering=member)
         return _changed(session, request, cover, member, now)
+    if _away_at(member, cover.starts_at):  # AWAY since the page: they would be skipped, the shift uncovered
+        return messages.cover_away(request.code, _when(team, cover.starts_at))
     won = session.execute(
         update(Request)
         .where(

@@ -701,6 +701,11 @@ def cover_taken(code: str, name: str) -> str:
     return f"COVER {code} was already taken by {name}. Thank you."
 
 
+def cover_away(code: str, start: str) -> str:
+    """Refuse a 1 CODE from a peer who will be AWAY when the shift begins: they would not be paged."""
+    return f"You're AWAY at {start}, so COVER {code} can't be yours. Text BACK first, then 1 {code}."
+
+
 def cover_own(code: str) -> str:
     """Answer the asker who replies to their own cover."""
     return f"COVER {code} is your own ask; we'll text you who takes it."

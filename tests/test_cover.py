@@ -148,6 +148,25 @@ def test_the_first_1_code_takes_it_as_an_override_and_everyone_is_told(
     )
 
 
+def test_a_peer_away_when_the_shift_begins_cannot_take_it_until_back(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
+) -> None:
+    text(twilio, team["park"].phone, "COVER tomorrow")
+    code, _, _ = the_cover(rt)
+    send(rt)
+    assert "off the on-call list" in text(twilio, team["moss"].phone, "AWAY")  # after the page came
+    reply = text(twilio, team["moss"].phone, f"1 {code}")
+    assert (
+        f"You're AWAY at Wed 11 Mar 07:00 CDT, so COVER {code} can't be yours."
+        f" Text BACK first, then 1 {code}." in reply
+    )
+    assert the_cover(rt)[1] == "open"
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=3)) == "Sgt. Lee Park"  # still the asker's
+    text(twilio, team["moss"].phone, "BACK")
+    assert "is yours" in text(twilio, team["moss"].phone, f"1 {code}")
+    assert primary_at(rt, WEDNESDAY + timedelta(hours=3)) == "Det. Kim Moss"
+
+
 def test_a_bare_1_never_takes_a_cover_and_still_accepts_a_page(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, team: dict[str, Member], clock: Clock
 ) -> None:
