@@ -534,3 +534,39 @@ def test_it_resends_without_retention_controls_when_the_account_has_no_message_r
         assert posted(mock, 0)["ContentRetention"] == ["discard"]
         assert "ContentRetention" not in posted(mock, 1) and "AddressRetention" not in posted(mock, 1)
         assert posted(mock, 1)["To"] == [REQUESTER]
+
+
+def test_as_many_threads_as_it_was_sized_for_keep_their_connections(
+    fake: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.latency = 0.2  # every thread's request is in flight at once
+    twilio = TwilioTransport(make_twilio_config(api_base_url=fake.base_url), connections=40)
+    senders = [threading.Thread(target=twilio.send_sms, args=(make_sms(),)) for _ in range(40)]
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        for _ in range(2):  # the second round reuses the first round's connections
+            for thread in senders:
+                thread.start()
+            for thread in senders:
+                thread.join()
+            senders = [threading.Thread(target=twilio.send_sms, args=(make_sms(),)) for _ in range(40)]
+    assert len(fake.messages_to(PEER)) == 80
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_the_service_sizes_twilios_connections_for_its_senders() -> None:
+    from callout.config import parse_config
+    from callout.crypto import new_key
+    from transport import OTHER_CALLERS, make_transport
+
+    config = parse_config(
+        {
+            "server": {"public_url": "https://peer.example.org", "senders": 64},
+            "twilio": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
+            "privacy": {"data_key": new_key()},
+            "teams": [],
+        },
+        env={},
+    )
+    twilio = make_transport(config)
+    assert isinstance(twilio, TwilioTransport)
+    assert twilio.connections == 64 + OTHER_CALLERS

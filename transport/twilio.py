@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -116,7 +115,9 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK has no typ
 class TwilioTransport:
     """Send SMS and place calls through Twilio's REST API (or a compatible endpoint at api_base_url)."""
 
-    def __init__(self, config: TwilioConfig) -> None:
+    def __init__(self, config: TwilioConfig, connections: int = 32) -> None:
+        """Talk to Twilio with up to connections requests at once, each thread keeping its connection."""
+        self.connections = connections
         # The SDK logs every request's URL and headers at INFO: ten lines per page, in every worker's log.
         # Callout logs each send itself (by outbox id and sid); keep the SDK's to warnings.
         sdk_log = logging.getLogger("twilio.http_client")
@@ -124,8 +125,9 @@ class TwilioTransport:
         http_client = _HttpClient(timeout=config.timeout.total_seconds(), logger=sdk_log)
         self._http = http_client
         if http_client.session is not None:
-            # Senders run in parallel threads: let each keep its connection (the SDK sizes only https).
-            adapter = HTTPAdapter(pool_maxsize=max(32, (os.cpu_count() or 1) + 4))
+            # Senders run in parallel threads: let each keep its connection (the SDK sizes only https). A pool
+            # smaller than the threads opens a connection per message and logs a warning for each.
+            adapter = HTTPAdapter(pool_maxsize=connections)
             http_client.session.mount("http://", adapter)
             http_client.session.mount("https://", adapter)
         self._client = Client(config.account_sid, config.auth_token, http_client=http_client)
