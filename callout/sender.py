@@ -145,20 +145,41 @@ class Sender:
         shared by every process's pool) instead of queueing here.
         """
         with self._drain_lock:
-            free = self.workers - self._in_flight
-            if free <= 0:
-                return 0
-            with transaction(self.sessions) as session:
-                claimed = outbox.claim(session, self.clock(), self.stuck, limit=free)
-            with self._count_lock:
-                self._in_flight += len(claimed)
-            # A claim that filled every free thread may have left rows behind: look again as each send ends.
-            self._saturated = len(claimed) == free
+            claimed = self._claim()
         futures = [self._pool.submit(self._send_then_drain, row) for row in claimed]
         if wait:
             for future in futures:
                 future.result()
         return len(claimed)
+
+    def drain_unless_busy(self) -> int:
+        """Drain as drain() does, unless a drain is running: then return 0 at once (the periodic safety net).
+
+        Under load the loop's drain can take longer than the second between two of these; waiting for it
+        would only make the scheduler skip the next one, with a warning in the log each second.
+        """
+        if not self._drain_lock.acquire(blocking=False):
+            return 0
+        try:
+            claimed = self._claim()
+        finally:
+            self._drain_lock.release()
+        for row in claimed:
+            self._pool.submit(self._send_then_drain, row)
+        return len(claimed)
+
+    def _claim(self) -> list[outbox.Claimed]:
+        """Claim as many due rows as there are free threads and count them in flight (drain lock held)."""
+        free = self.workers - self._in_flight
+        if free <= 0:
+            return []
+        with transaction(self.sessions) as session:
+            claimed = outbox.claim(session, self.clock(), self.stuck, limit=free)
+        with self._count_lock:
+            self._in_flight += len(claimed)
+        # A claim that filled every free thread may have left rows behind: look again as each send ends.
+        self._saturated = len(claimed) == free
+        return claimed
 
     def _send_then_drain(self, row: outbox.Claimed) -> None:
         """Send one claimed row, then wake the loop if rows may be waiting: its thread is free for one."""

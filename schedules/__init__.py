@@ -159,8 +159,8 @@ def provider_records(rt: Runtime) -> None:
 
 
 def drain(rt: Runtime) -> None:
-    """Send whatever the outbox holds (retries, and rows another process queued)."""
-    rt.sender.drain()
+    """Send whatever the outbox holds (retries, and rows another process queued), unless a drain runs."""
+    rt.sender.drain_unless_busy()
 
 
 class Jobs:

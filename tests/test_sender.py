@@ -296,3 +296,36 @@ def test_a_sender_claims_no_more_than_its_threads_and_leaves_the_rest_to_another
     rt.sender.transport = transport
     send(rt)  # and the rest
     assert sorted(s.to for s in transport.sms) == [f"+1432555{3000 + n}" for n in range(10)]
+
+
+def test_the_periodic_drain_never_waits_for_a_drain_under_way(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from callout import outbox
+
+    twilio.sms(REQUESTER, "hello")  # its page waits in the outbox: no sender loop runs here
+    claiming, go_on = threading.Event(), threading.Event()
+    claim = outbox.claim
+
+    def slow_claim(*args: Any, **kwargs: Any) -> Any:
+        claiming.set()
+        assert go_on.wait(10)
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "claim", slow_claim)
+    under_way = threading.Thread(target=rt.sender.drain, kwargs={"wait": True})
+    under_way.start()
+    assert claiming.wait(10)
+    assert rt.sender.drain_unless_busy() == 0  # at once: the drain under way sends what there is
+    go_on.set()
+    under_way.join(10)
+    assert transport.to(roster["rivera"].phone) and transport.to(roster["rivera"].phone)[0].startswith(
+        "Peer support request"
+    )
+    assert rt.sender.drain_unless_busy() == 0  # nothing left, and nothing under way: it looked
