@@ -26,7 +26,9 @@ MAX_BODY = 1600
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Serve requests without logging a line for each."""
+    """Serve requests without logging a line for each, keeping connections open between them as Twilio does."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Log nothing: the benchmark sends thousands of requests."""
