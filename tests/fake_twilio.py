@@ -26,7 +26,7 @@ MAX_BODY = 1600
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Serve requests without logging a line for each, keeping connections open between them as Twilio does."""
+    """Serve requests without logging a line for each; keep connections open between them, as Twilio does."""
 
     protocol_version = "HTTP/1.1"
 
@@ -107,13 +107,13 @@ class FakeTwilio:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """Return the messages created so far (form fields plus sid, arrived_at and received_at: before and after the latency)."""
+        """Return the messages so far: form fields, sid, arrived_at, received_at (after the latency)."""
         with self._lock:
             return list(self._messages)
 
     @property
     def calls(self) -> list[dict[str, Any]]:
-        """Return the calls created so far (form fields plus sid, arrived_at and received_at: before and after the latency)."""
+        """Return the calls created so far: form fields, sid, arrived_at, received_at (after the latency)."""
         with self._lock:
             return list(self._calls)
 
