@@ -17,7 +17,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from callout.due import note_due
 from callout.lineup import note_roster_write
-from callout.quiet import committed, rolled_back
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The PostgreSQL advisory lock that lets one process at a time migrate the schema, sync the teams and import
@@ -64,16 +63,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory bound to engine.
-
-    Its sessions note the due times and the rosters they write, and keep what `callout.quiet` noted once
-    they commit.
-    """
+    """Return the session factory bound to engine; its sessions note the due times and rosters they write."""
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "after_flush", note_due)
     event.listen(factory, "after_flush", note_roster_write)
-    event.listen(factory, "after_commit", committed)
-    event.listen(factory, "after_rollback", rolled_back)
     return factory
 
 
@@ -111,6 +104,12 @@ def insert_new(session: Session, model: type[Any], **values: Any) -> bool:
     # RETURNING the key says whether the row went in; drivers' rowcount for this statement varies.
     key = list(model.__table__.primary_key.columns)
     return session.connection().execute(statement.returning(*key), values).first() is not None
+
+
+def upsert(session: Session, model: type[Any], key: dict[str, Any], **values: Any) -> None:
+    """Insert a row with key and values, or set values on the row with that key (one statement)."""
+    statement: Any = _dialect(session).insert(model).values(**key, **values)
+    session.connection().execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
 def insert_loaded(session: Session, obj: Any, *, unless_conflict: bool = False) -> bool:

@@ -9,7 +9,6 @@ from callout.config import Config, TeamConfig
 from callout.crypto import Vault, new_key
 from callout.lineup import Lineups
 from callout.models import Team
-from callout.quiet import Quiet
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +20,9 @@ class Env:
     config: Config
     vault: Vault
     lineups: Lineups = field(init=False, compare=False, repr=False)  # the rosters cached for this vault
-    quiet: Quiet = field(init=False, compare=False, repr=False)  # the teams the periodic scans may pass by
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lineups", Lineups(self.vault))
-        object.__setattr__(self, "quiet", Quiet())
 
     def team(self, team: Team) -> TeamConfig:
         """Return the configuration of a team row; raise ConfigError if it is no longer configured."""

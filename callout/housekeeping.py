@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 HANDOFF_GRACE = timedelta(hours=1)  # after downtime, a handoff notice later than this is no longer news
 COVERAGE_DAYS = 2
-COVERAGE_SCAN = "coverage"  # the coverage check's notes in `Env.quiet`
+COVERAGE_SCAN = "coverage"  # the coverage check's notes (`callout.quiet`)
 # The outbox states a message never leaves: one of them, once purge_after old, is forgotten.
 DONE_WITH = (
     OutboxStatus.SENT,
@@ -134,17 +134,18 @@ def coverage_warnings(session: Session, env: Env, now: datetime) -> int:
     if not claim_run(session, now, "coverage-scan", window.isoformat()):
         return 0
     warned = 0
-    for team in session.scalars(select(Team)).all():
+    notes = quiet.Notes(session, COVERAGE_SCAN)
+    for team in quiet.teams(session):
         team_config = env.configured(team)
         if team_config is None:
             continue
         # Within a shift a check finds nothing new while the roster stays the same (an AWAY only ends):
         # the team is worked out again at the next handoff, or when its roster changes.
-        key = quiet.team_key(team, tuple(team_config.escalation.fallback))
-        if env.quiet.passes(COVERAGE_SCAN, team, key, now):
+        digest = quiet.fingerprint(team, list(team_config.escalation.fallback))
+        if notes.passes(team, digest, now):
             continue
         next_shift = rotation.shift_start(team, rotation.shift_of(team, now) + timedelta(days=1))
-        env.quiet.note(session, COVERAGE_SCAN, team, key, now, next_shift)
+        notes.note(team, digest, now, next_shift)
         gaps = rotation.uncovered(session, team, now, COVERAGE_DAYS, team_config.escalation.fallback)
         new = [
             gap

@@ -426,6 +426,21 @@ class JobRun(Base):
     ran_at: Mapped[datetime]
 
 
+class ScanNote(Base):
+    """Until when a periodic scan has nothing to do for a team, while what it depends on stays the same.
+
+    Written in the scan's own transaction, with what the scan sent (`callout.quiet`); any process reads it.
+    """
+
+    __tablename__ = "scan_notes"
+
+    scan: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # a digest of what the answer depends on
+    since: Mapped[datetime]
+    until: Mapped[datetime]
+
+
 class ProviderRecord(Base):
     """The provider's id of a message or call about a request, encrypted; deleted there after the purge."""
 

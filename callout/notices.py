@@ -65,13 +65,13 @@ def shift_notices(session: Session, env: Env, now: datetime) -> int:
     if not insert_new(session, JobRun, name="shift-notice-scan", key=minute.isoformat(), ran_at=now):
         return 0
     asking = _asking(session)
+    notes = quiet.Notes(session, SCAN)
     sent = 0
-    for team in session.scalars(select(Team)).all():
+    for team in quiet.teams(session):
         ahead = notice_window(env, team)
         if ahead is None:
             continue
-        key = quiet.team_key(team, ahead, asking.get(team.id, frozenset()))
-        if env.quiet.passes(SCAN, team, key, now):
+        if notes.passes(team, _fingerprint(team, ahead, asking), now):
             continue
         rotation.ensure_anchor(session, team, now)  # what the heads-ups say must stay true tomorrow
         next_due = now + LOOK
@@ -92,11 +92,14 @@ def shift_notices(session: Session, env: Env, now: datetime) -> int:
                 )
                 log.info("shift notice: %s for %s from %s", member.name, team.slug, stretch.start.isoformat())
                 sent += 1
-        key = quiet.team_key(
-            team, ahead, asking.get(team.id, frozenset())
-        )  # anchoring it may have changed it
-        env.quiet.note(session, SCAN, team, key, now, next_due)
+        notes.note(team, _fingerprint(team, ahead, asking), now, next_due)  # anchored now, if it was not
     return sent
+
+
+def _fingerprint(team: Team, ahead: timedelta, asking: dict[int, frozenset[tuple[int, datetime]]]) -> str:
+    """Return what the team's heads-ups depend on: its roster, shift_notice and its open covers' askers."""
+    covers = sorted((asker, start.astimezone(UTC).isoformat()) for asker, start in asking.get(team.id, ()))
+    return quiet.fingerprint(team, ahead, covers)
 
 
 def _asking(session: Session) -> dict[int, frozenset[tuple[int, datetime]]]:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from time import monotonic
 from typing import Protocol, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,6 +29,7 @@ from schedules.timer import Leadership, Timer
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 15
+SLOW_JOB = 1.0  # seconds: a job that takes longer is logged, for the operator who looks for a slow answer
 GROUP = 10  # due requests (or calls) claimed and committed together
 FANOUT = 4  # threads that fire at once when more than a group is due (PostgreSQL)
 MAX_GROUPS = 1000  # a tick hands the rest, if ever there is more, to the next one
@@ -125,11 +127,18 @@ def _run(rt: Runtime, job: Callable[[Session, Env, datetime], T], name: str | No
 
 def _guarded(name: str, work: Callable[[], T]) -> T | None:
     """Return what work returns; log its failure by name (the next firing tries again) and return None."""
+    started = monotonic()
     try:
         return work()
     except Exception as exc:
         log.error("job %s failed; it runs again at its next firing: %s", name, described(exc))
         return None
+    finally:
+        took = monotonic() - started
+        if took >= SLOW_JOB:
+            log.warning(
+                "job %s took %.1f s (the process's webhooks and timer shared the CPU with it)", name, took
+            )
 
 
 def purge(run: Run, engine: Engine) -> int:

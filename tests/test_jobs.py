@@ -101,6 +101,26 @@ def test_a_failing_job_does_not_hold_up_the_purge(
     assert "job reminders_broken failed" in caplog.text and REQUESTER not in caplog.text
 
 
+def test_a_job_slower_than_a_second_is_logged_with_its_time(
+    rt: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each job's start and end, as the monotonic clock gives them: slow, quick, then the purge.
+    times = iter([100.0, 101.5, 200.0, 200.2, 300.0, 300.1])
+    monkeypatch.setattr(schedules, "monotonic", lambda: next(times))
+
+    def slow(session: Session, env: Env, now: datetime) -> int:
+        return 0
+
+    def quick(session: Session, env: Env, now: datetime) -> int:
+        return 0
+
+    monkeypatch.setattr(schedules, "SLOW_JOBS", (slow, quick))
+    monkeypatch.setattr(schedules, "purge", lambda run, engine: 0)
+    schedules.slow(rt)
+    assert "job slow took 1.5 s" in caplog.text
+    assert "job quick" not in caplog.text
+
+
 def test_a_request_of_a_team_removed_from_the_config_ends_with_the_crisis_lines(
     rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 import schedules
+import service
 from callout import messages, notices, rotation, shifts
 from callout.housekeeping import handoff_notices
 from callout.models import Member, Request, Team
@@ -240,6 +241,11 @@ def test_the_heads_up_scan_passes_a_team_by_until_its_next_heads_up_is_due(
     clock.now = WEDNESDAY - timedelta(hours=12, minutes=1)
     assert rt.run(notices.shift_notices) == 0
     assert worked_out == ["odessa"]  # nothing due until Park's heads-up, 12 hours before Wednesday's shift
+    restarted = service.build(rt.config, transport=transport, clock=clock)  # or another process
+    clock.advance(seconds=30)
+    assert restarted.run(notices.shift_notices) == 0
+    assert worked_out == ["odessa"]  # the note is in the database
+    restarted.close()
     clock.now = WEDNESDAY - timedelta(hours=12)
     assert rt.run(notices.shift_notices) == 1
     assert worked_out == ["odessa", "odessa"]
