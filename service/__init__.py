@@ -9,7 +9,10 @@ a setting: the web app where gunicorn or `serve` serves it; the sender in every 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+from types import FrameType
 
 from alembic.util import CommandError
 from flask import Flask
@@ -178,4 +181,28 @@ def wsgi_app(config: Config | None = None, *, transport: Transport | None = None
         sys.exit(f"callout: {exc}")
     app = create_app(rt)
     start(rt)
+    _stop_jobs_on_term(rt)
     return app
+
+
+def _stop_jobs_on_term(rt: Runtime) -> None:
+    """Stop the scheduler as soon as gunicorn tells this worker to go (SIGTERM), then let gunicorn go on.
+
+    Gunicorn lets the worker finish its requests and exits; Python then refuses new work to every thread pool
+    while it waits for the sends under way, and a periodic job firing in that moment failed with a traceback
+    in the log at each restart. Only where the signal already has a Python handler (gunicorn's): the default
+    one is never replaced.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        jobs = rt.scheduler
+        if jobs is not None:  # not here: a signal handler must not wait for the scheduler's thread
+            threading.Thread(target=jobs.shutdown, kwargs={"wait": False}, name="callout-stop").start()
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
