@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -98,12 +99,20 @@ def reading_connection(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def insert_new(session: Session, model: type[Any], **values: Any) -> bool:
+def insert_new(session: Session, model: Any, **values: Any) -> bool:
     """Insert a row unless one with its key exists; tell whether it was inserted (one statement)."""
-    statement: Any = _dialect(session).insert(model).on_conflict_do_nothing()
+    statement = _insert_new(session.get_bind().dialect.name, model)
+    return session.connection().execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_new(dialect: str, model: Any) -> Any:
+    """Return the INSERT ... ON CONFLICT DO NOTHING of model, built once (every text makes one)."""
+    statement: Any = (
+        (postgresql if dialect == "postgresql" else sqlite).insert(model).on_conflict_do_nothing()
+    )
     # RETURNING the key says whether the row went in; drivers' rowcount for this statement varies.
-    key = list(model.__table__.primary_key.columns)
-    return session.connection().execute(statement.returning(*key), values).first() is not None
+    return statement.returning(*model.__table__.primary_key.columns)
 
 
 def upsert(session: Session, model: type[Any], key: dict[str, Any], **values: Any) -> None:
@@ -147,16 +156,29 @@ def insert_loaded(session: Session, obj: Any, *, unless_conflict: bool = False) 
 
 
 def update_loaded(session: Session, obj: Any, **values: Any) -> None:
-    """Write values to a loaded object's row in one UPDATE, and set them on obj as committed (no flush)."""
+    """Write values to a loaded object's row in one UPDATE, and set them on obj as committed (no flush).
+
+    The statement is built once per class and set of attributes (`_update_of`): the hot path has few.
+    """
     mapper = inspect(obj).mapper
-    table = mapper.local_table
-    where = [
-        column == getattr(obj, mapper.get_property_by_column(column).key) for column in table.primary_key
-    ]
-    columns = {mapper.get_property(key).columns[0].key: value for key, value in values.items()}
-    session.connection().execute(table.update().where(*where).values(**columns))
+    statement, keys = _update_of(mapper, tuple(values))
+    params = {f"key_{column.key}": getattr(obj, prop) for column, prop in keys}
+    params.update({f"new_{name}": value for name, value in values.items()})
+    session.connection().execute(statement, params)
     for key, value in values.items():
         set_committed_value(obj, key, value)
+
+
+@functools.cache
+def _update_of(mapper: Any, names: tuple[str, ...]) -> tuple[Any, tuple[tuple[Any, str], ...]]:
+    """Return the UPDATE of names by primary key of a mapped class, and its key columns and attributes."""
+    table = mapper.local_table
+    keys = tuple((column, mapper.get_property_by_column(column).key) for column in table.primary_key)
+    where = [column == bindparam(f"key_{column.key}") for column, _ in keys]
+    columns: dict[str, Any] = {
+        mapper.get_property(name).columns[0].key: bindparam(f"new_{name}") for name in names
+    }
+    return table.update().where(*where).values(**columns), keys
 
 
 def _dialect(session: Session) -> Any:
