@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+import schedules
 from benchmarks.report import CPU_TEXT, CPU_TIMEOUT, SCALE_MEMBERS, SCALE_TEAMS, Row
 from benchmarks.stack import Database, member_phone, requester_phone, support_number
-from callout import timeouts
 from callout.config import parse_config
 from callout.crypto import new_key
 from callout.db import make_engine, make_sessionmaker, transaction, upgrade
@@ -197,7 +197,7 @@ def measure(folder: Path, server_url: str | None, name: str, teams: int, members
             firings = []
             while True:  # as the timer fires them: ten at a time, each group committed, its pages handed over
                 with _cpu() as spent:
-                    due = rt.run(lambda s, e, now: timeouts.run_due_steps(s, e, now, 10))
+                    due = schedules.fire_steps(rt) or 0
                     drain()
                 if not due:
                     break

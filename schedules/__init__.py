@@ -109,8 +109,27 @@ def _groups(rt: Runtime, job: Callable[[Session, Env, datetime, int], int], most
 
 def _one_group(rt: Runtime, job: Callable[[Session, Env, datetime, int], int]) -> bool:
     """Run one group of job in its own transaction; tell whether it was full (more may be due)."""
-    handled = _run(rt, lambda session, env, now: job(session, env, now, GROUP), job.__name__)
+    if job is timeouts.run_due_steps:
+        handled = fire_steps(rt)
+    else:
+        handled = _run(rt, lambda session, env, now: job(session, env, now, GROUP), job.__name__)
     return handled is not None and handled >= GROUP
+
+
+def fire_steps(rt: Runtime) -> int | None:
+    """Fire a group of due steps at once; if one fails, roll the group back and fire it a step at a time.
+
+    One at a time, each step in a savepoint, the one that fails is logged and stays due while the others go.
+    """
+    try:
+        return rt.run(
+            lambda session, env, now: timeouts.run_due_steps(session, env, now, GROUP, careful=False)
+        )
+    except Exception as exc:
+        log.warning("steps: a group failed (%s); firing it again a step at a time", described(exc))
+    return _run(
+        rt, lambda session, env, now: timeouts.run_due_steps(session, env, now, GROUP), "run_due_steps"
+    )
 
 
 def slow(rt: Runtime) -> None:

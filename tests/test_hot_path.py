@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+import schedules
 from callout import db, escalation, outbox, timeouts
 from callout.env import Env
 from callout.models import Member, Outbox, OutboxStatus, Page, PageState, Request, RequestStatus, Team
 from tests.conftest import Clock, RecordingTransport, TwilioClient, add_roster, send
 
-REQUESTER = "+14325559876"
+REQUESTER, OTHER = "+14325559876", "+14325559877"
 
 
 @pytest.fixture
@@ -92,6 +93,60 @@ def test_a_timeout_fires_in_a_few_statements_and_writes_its_request_once(
         assert request.step == 2 and request.status == RequestStatus.OPEN
         states = [(p.member_id, p.state) for p in request.pages]
     assert states == [(roster["rivera"].id, PageState.TIMEOUT), (roster["chen"].id, PageState.PENDING)]
+
+
+def test_the_timer_fires_a_group_of_steps_without_a_savepoint_each(
+    rt: Any, twilio: TwilioClient, transport: RecordingTransport, roster: dict[str, Member], clock: Clock
+) -> None:
+    for requester in (REQUESTER, OTHER):
+        twilio.sms(requester, "help")
+    send(rt)
+    clock.advance(minutes=5, seconds=1)
+    with statements(rt) as seen:
+        schedules.tick(rt)
+    assert [s for s in seen if "SAVEPOINT" in s] == []
+    send(rt)
+    assert len(transport.to(roster["chen"].phone)) == 2  # each request's second page, once
+
+
+def test_a_group_with_a_failing_step_is_rolled_back_whole_and_fired_again_a_step_at_a_time(
+    rt: Any,
+    twilio: TwilioClient,
+    transport: RecordingTransport,
+    roster: dict[str, Member],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for requester in (REQUESTER, OTHER):
+        twilio.sms(requester, "help")
+    send(rt)
+    rt.sender.start()
+    with rt.sessions() as session:
+        first = session.scalars(select(Request).order_by(Request.id)).first()
+        assert first is not None
+    real = escalation.advance
+
+    def fails_for_the_first(
+        session: Session, env: Env, now: datetime, request: Request, **kwargs: Any
+    ) -> bool:
+        fired = real(session, env, now, request, **kwargs)  # its next page is written, claimed ...
+        if request.id == first.id:
+            raise RuntimeError("a bug")  # ... and rolled back, with the whole group's the first time
+        return fired
+
+    monkeypatch.setattr(escalation, "advance", fails_for_the_first)
+    clock.advance(minutes=5, seconds=1)
+    schedules.tick(rt)
+    assert rt.sender.settle(timeout=10)
+    assert "firing it again a step at a time" in caplog.text
+    assert f"request {first.code}: step 1 could not be fired" in caplog.text
+    assert len(transport.to(roster["chen"].phone)) == 1  # the other request's page, once; not the first's
+    assert rt.sender.reserve(rt.sender.workers) == rt.sender.workers  # every thread is free again
+    rt.sender.release(rt.sender.workers)
+    with rt.sessions() as session:
+        steps = session.scalars(select(Request.step).order_by(Request.id)).all()
+    assert steps == [1, 2]  # the first stays due for the next tick
 
 
 def test_a_request_written_without_the_unit_of_work_reads_without_a_query(
