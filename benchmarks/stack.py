@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -277,6 +277,30 @@ class Stack:
                 self.folder / "scheduler.toml", free_port(), self.folder / "scheduler.log"
             )
             self.scheduler.start()
+        self._wait_for_first_scans()
+
+    def _wait_for_first_scans(self, timeout: float = 90) -> None:
+        """Wait until the periodic scans have worked every team out once, as on a line that has been running.
+
+        On a new database the first heads-up scan and coverage check work out every team (1.8 s of CPU at 100
+        teams, 15 s after the start) and anchor each rotation; the figures measure a line in its steady state.
+        """
+        teams = self.setup.teams + len(self.extra_teams)
+        engine = make_engine(self.database.url)
+        deadline = time.monotonic() + timeout
+        noted: Sequence[Any] = []
+        try:
+            while time.monotonic() < deadline:
+                with engine.connect() as connection:
+                    noted = connection.execute(
+                        text("SELECT scan, count(*) FROM scan_notes GROUP BY scan")
+                    ).all()
+                if len(noted) >= 2 and all(count >= teams for _, count in noted):
+                    return
+                time.sleep(0.5)
+        finally:
+            engine.dispose()
+        raise RuntimeError(f"the first scans did not note every team within {timeout:g} s: {noted}")
 
     def app_pids(self) -> list[int]:
         """Return the pids of the processes running the app: gunicorn's workers and any scheduler process."""
