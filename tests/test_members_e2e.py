@@ -4,7 +4,9 @@ by two `callout serve` processes on one database with the real scheduler."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -47,11 +49,20 @@ def in_database(database_url: str, query: object) -> list[object]:
         engine.dispose()
 
 
+def chens_shift_after_next() -> str:
+    """Return the day of Chen's shift after next as COVER takes it (12/24): Rivera has the one running now."""
+    now = datetime.now(ZoneInfo("America/Chicago"))
+    running = now.date() if now.hour >= 7 else now.date() - timedelta(days=1)  # shifts start at 07:00
+    day = running + timedelta(days=4)  # Chen's shifts: the next day's, then every third day
+    return f"{day.month}/{day.day}"
+
+
 def test_a_cover_through_twilio_asks_the_others_and_the_first_1_takes_it(
     stack: Stack, database_url: str
 ) -> None:
     first, second = stack.serve(2)
-    status, body = stack.sms(CHEN, "COVER", server=first)
+    # Not Chen's next shift: at night that one is less than 12 h away, and the director is told at once.
+    status, body = stack.sms(CHEN, f"COVER {chens_shift_after_next()}", server=first)
     assert status == 200 and "Asked 2 peers to cover" in body
     stack.wait(lambda: any("Chen asks" in b for b in stack.bodies_to(RIVERA)))
     stack.wait(lambda: any("Chen asks" in b for b in stack.bodies_to(ORTIZ)))
