@@ -108,9 +108,7 @@ def insert_new(session: Session, model: Any, **values: Any) -> bool:
 @functools.cache
 def _insert_new(dialect: str, model: Any) -> Any:
     """Return the INSERT ... ON CONFLICT DO NOTHING of model, built once (every text makes one)."""
-    statement: Any = (
-        (postgresql if dialect == "postgresql" else sqlite).insert(model).on_conflict_do_nothing()
-    )
+    statement: Any = _dialect_named(dialect).insert(model).on_conflict_do_nothing()
     # RETURNING the key says whether the row went in; drivers' rowcount for this statement varies.
     return statement.returning(*model.__table__.primary_key.columns)
 
@@ -182,7 +180,12 @@ def _update_of(mapper: Any, names: tuple[str, ...]) -> tuple[Any, tuple[tuple[An
 
 
 def _dialect(session: Session) -> Any:
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return _dialect_named(session.get_bind().dialect.name)
+
+
+def _dialect_named(name: str) -> Any:
+    """Return SQLAlchemy's dialect module whose insert() knows ON CONFLICT: PostgreSQL's, else SQLite's."""
+    return postgresql if name == "postgresql" else sqlite
 
 
 def exclusive(bind: Session | Connection) -> None:
